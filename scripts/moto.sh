@@ -8,6 +8,7 @@
 #                                  writes DIR/moto.pid and DIR/moto.endpoint (DIR defaults to
 #                                  target/moto)
 #   scripts/moto.sh stop [DIR]     stop the server started with the same DIR (by PID)
+#   scripts/moto.sh version        print the pinned moto version
 #
 # Environment: TRAILPROOF_MOTO_VENV (default: ~/.cache/trailproof/moto-venv-<version>),
 # PYTHON (default: python3).
@@ -85,5 +86,6 @@ case "${1:-}" in
   install) install ;;
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 install | start [DIR] | stop [DIR]" >&2; exit 2 ;;
+  version) echo "$MOTO_VERSION" ;;
+  *) echo "usage: $0 install | start [DIR] | stop [DIR] | version" >&2; exit 2 ;;
 esac

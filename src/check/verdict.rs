@@ -528,14 +528,17 @@ pub fn evaluate(facts: &Facts, opts: &CheckOptions) -> Evaluation {
             Some(RegionCatalog::Visible { arns }) => Some(arns.len()),
             _ => None,
         };
+        // Multi-region trails cover where they are visible and compliant (alone, or jointly
+        // under --semantic); single-region trails cover their home region.
         let covered_by: Vec<String> = trails
             .iter()
-            .filter(|a| a.is_logging == Some(true) && selectors_qualify(a, opts) == Some(true))
             .filter(|a| {
                 if a.multi_region {
-                    visible_in(&r.name, &a.arn) == Some(true)
+                    a.compliant && visible_in(&r.name, &a.arn) == Some(true)
                 } else {
-                    a.home_region == r.name
+                    a.is_logging == Some(true)
+                        && selectors_qualify(a, opts) == Some(true)
+                        && a.home_region == r.name
                 }
             })
             .map(|a| a.arn.clone())

@@ -1,1 +1,8 @@
+//! Integration tests: the built binary against the moto server (real aws-sdk-rust clients
+//! over HTTP), and the library's AWS paths against `aws-smithy-mocks` where the emulator
+//! cannot express a case.
 
+mod check_emulator;
+mod check_mocked;
+mod cli;
+mod util;
