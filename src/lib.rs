@@ -9,7 +9,9 @@
 pub mod aws;
 pub mod check;
 pub mod cli;
+pub mod decode;
 pub mod error;
+pub mod layout;
 pub mod regions;
 pub mod time;
 
