@@ -114,6 +114,29 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
+/// An S3 client for `bucket`: SigV4 needs the bucket's own region, which `HeadBucket`
+/// reports; falls back to the configured region when it cannot be read.
+pub async fn s3_client_for_bucket(config: &SdkConfig, bucket: &str) -> aws_sdk_s3::Client {
+    let client = s3_client(config);
+    let configured = config.region().map(|r| r.as_ref().to_owned());
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(out) => match out.bucket_region() {
+            Some(region) if Some(region) != configured.as_deref() && !region.is_empty() => {
+                let regional = config
+                    .to_builder()
+                    .region(Region::new(region.to_owned()))
+                    .build();
+                s3_client(&regional)
+            }
+            _ => client,
+        },
+        Err(e) => {
+            tracing::warn!(bucket, error = %ApiFailure::from_sdk("s3:ListBucket", None, &e).summary(), "Cannot read the bucket's region; using the configured region.");
+            client
+        }
+    }
+}
+
 /// The small fixed set of failure classes the verdict logic branches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -26,6 +26,347 @@ pub enum Command {
     /// Configuration verdict: is there a multi-region, logging trail that records all read and
     /// write management events? (CIS AWS 3.1 / Security Hub CloudTrail.1)
     Check(CheckArgs),
+    /// The main job: `check`, then stream the compliant trail's logs for the window from S3
+    /// and prove that every enabled region delivered read and write management events (and
+    /// the global region global-service events). Writes the evidence directory.
+    Verify(VerifyArgs),
+    /// Bulk analysis of delivered logs without CloudTrail API calls: SOURCE is
+    /// `s3://bucket[/prefix]` or a local directory laid out like the bucket.
+    Scan(ScanArgs),
+    /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
+    /// faults) to a directory or an S3 bucket, and print its ground truth.
+    Generate(GenerateArgs),
+}
+
+/// The time window of the log phase.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct WindowArgs {
+    /// Start of the window: a duration before now (24h, 7d), an RFC 3339 time
+    /// (2026-01-01T00:00:00Z) or a date (2026-01-01). Rounded down to the hour.
+    #[arg(long, value_name = "WHEN", help_heading = "Window")]
+    pub since: Option<String>,
+
+    /// End of the window (exclusive), same forms plus `now`. Rounded up to the hour.
+    #[arg(long, value_name = "WHEN", help_heading = "Window")]
+    pub until: Option<String>,
+}
+
+/// Settings of the log pipeline shared by `scan` and `verify`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PipelineArgs {
+    /// The evidence directory (created if needed).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "trailproof-out",
+        help_heading = "Output"
+    )]
+    pub out: std::path::PathBuf,
+
+    /// Also write events.parquet (the projected fields of every event).
+    #[arg(long, help_heading = "Output")]
+    pub events: bool,
+
+    /// Summary on stdout: text, or the summary.json document.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        help_heading = "Output"
+    )]
+    pub format: Format,
+
+    /// A region silent (no events at all) for at least this long is a `no_log_files` gap
+    /// (whole hours, e.g. 6h). Off by default: silence alone proves nothing.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Rules")]
+    pub max_silence: Option<Duration>,
+
+    /// Events delivered later than this after their eventTime are `late_delivery` gaps.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, help_heading = "Rules")]
+    pub late_after: Duration,
+
+    /// Read logs delivered up to this long after the window's end (delivery lag).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, help_heading = "Window")]
+    pub delivery_grace: Duration,
+
+    /// The partition's global region, where global-service events must appear.
+    #[arg(long, value_name = "REGION", help_heading = "Scope")]
+    pub global_region: Option<String>,
+
+    /// Decode threads (default: the number of CPUs).
+    #[arg(long, value_name = "N", help_heading = "Performance")]
+    pub workers: Option<usize>,
+
+    /// S3 GETs in flight at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        help_heading = "Performance"
+    )]
+    pub fetch_concurrency: usize,
+
+    /// Bytes of fetched objects held in memory at once, in MiB.
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 128,
+        help_heading = "Performance"
+    )]
+    pub max_in_flight_mib: u64,
+
+    /// Objects larger than this (compressed, MiB) are not read: `too_large`.
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 256,
+        help_heading = "Limits"
+    )]
+    pub max_object_mib: u64,
+
+    /// Objects that inflate beyond this (MiB) are rejected: `too_large`.
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 1024,
+        help_heading = "Limits"
+    )]
+    pub max_decompressed_mib: u64,
+
+    /// Never draw a progress bar (it is drawn on stderr only when stderr is a terminal).
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ScanArgs {
+    /// `s3://bucket[/prefix]` or a local directory laid out like the bucket.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Expected regions (comma-separated); default: those present in the layout.
+    #[arg(
+        long,
+        value_name = "REGIONS",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub regions: Option<Vec<String>>,
+
+    /// Expected accounts (comma-separated); default: those present in the layout.
+    #[arg(
+        long,
+        value_name = "ACCOUNTS",
+        value_delimiter = ',',
+        help_heading = "Scope"
+    )]
+    pub accounts: Option<Vec<String>>,
+
+    /// Organization id in the key layout (`AWSLogs/o-…/`); default: read from the layout.
+    #[arg(long, value_name = "ORG_ID", help_heading = "Scope")]
+    pub org_id: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Read this bucket instead of the compliant trail's.
+    #[arg(long, value_name = "BUCKET", help_heading = "Log source")]
+    pub bucket: Option<String>,
+
+    /// Key prefix instead of the trail's.
+    #[arg(long, value_name = "PREFIX", help_heading = "Log source")]
+    pub prefix: Option<String>,
+
+    /// Organization id of the key layout; default: read from the bucket layout.
+    #[arg(long, value_name = "ORG_ID", help_heading = "Log source")]
+    pub org_id: Option<String>,
+
+    /// Accounts whose logs must be present (default: the caller's account).
+    #[arg(
+        long,
+        value_name = "ACCOUNTS",
+        value_delimiter = ',',
+        help_heading = "Log source"
+    )]
+    pub accounts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct GenerateArgs {
+    /// Where to write: a directory, or `s3://bucket[/prefix]` (with --prefix taken from the URL).
+    #[arg(long, value_name = "DEST")]
+    pub out: String,
+
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Accounts (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "111122223333")]
+    pub accounts: Vec<String>,
+
+    /// Regions (comma-separated); default: the 17 default-enabled commercial regions.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+
+    /// First hour (RFC 3339 or date); default 2026-01-01T00:00:00Z.
+    #[arg(long, value_name = "WHEN")]
+    pub start: Option<String>,
+
+    /// Hours of activity.
+    #[arg(long, default_value_t = 24)]
+    pub hours: u32,
+
+    /// Average events per account, region and hour.
+    #[arg(long, default_value_t = 40)]
+    pub events_per_hour: u32,
+
+    /// Key prefix of the trail (for a local directory; for S3 put it in the URL).
+    #[arg(long)]
+    pub prefix: Option<String>,
+
+    /// Organization id (organization-trail layout).
+    #[arg(long)]
+    pub org_id: Option<String>,
+
+    /// At most this many files per 5-minute delivery slot.
+    #[arg(long, default_value_t = 3)]
+    pub max_files_per_slot: u32,
+
+    /// Do not write the non-CloudTrail objects (digest, insight, Config probe, folder marker).
+    #[arg(long)]
+    pub no_extras: bool,
+
+    /// Inject a fault (repeatable): silent:REGION:FROM_HOUR:HOURS,
+    /// missing-files:REGION:FROM_HOUR:HOURS, no-writes:REGION, no-global,
+    /// corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT, region-mismatch:REGION:COUNT,
+    /// late:REGION:HOUR:LAG_HOURS.
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<crate::generate::Fault>,
+
+    /// Print the ground truth as JSON on stdout.
+    #[arg(long)]
+    pub truth: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Parses a point in time: `now`, a duration before `now`, RFC 3339 with `Z`, or a date.
+pub fn parse_time(s: &str, now: i64) -> Result<i64> {
+    let s = s.trim();
+    if s == "now" {
+        return Ok(now);
+    }
+    if let Ok(d) = parse_duration(s) {
+        return Ok(now - d.as_secs() as i64);
+    }
+    if let Some(t) = crate::decode::parse_event_time(s) {
+        return Ok(t);
+    }
+    let p: Vec<&str> = s.split('-').collect();
+    if let [y, m, d] = p.as_slice()
+        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>())
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&d)
+    {
+        return Ok(crate::time::days_from_civil(y, m, d) * 86_400);
+    }
+    Err(Error::usage(format!(
+        "'{s}' is not a time (use 24h, 2026-01-01T00:00:00Z, 2026-01-01 or now)"
+    )))
+}
+
+impl WindowArgs {
+    /// The window in whole hours; `None` when neither end is given and `default_since` is None.
+    pub fn resolve(&self, now: i64, default_since: Option<&str>) -> Result<Option<(i64, i64)>> {
+        let since = match (&self.since, default_since) {
+            (Some(s), _) => Some(parse_time(s, now)?),
+            (None, Some(d)) => Some(parse_time(d, now)?),
+            (None, None) => None,
+        };
+        let until = self
+            .until
+            .as_deref()
+            .map(|u| parse_time(u, now))
+            .transpose()?;
+        let Some(since) = since else {
+            return match until {
+                Some(_) => Err(Error::usage("--until needs --since")),
+                None => Ok(None),
+            };
+        };
+        let until = until.unwrap_or(now);
+        let since = since - since.rem_euclid(3_600);
+        let until = until + (3_600 - until.rem_euclid(3_600)) % 3_600;
+        if until <= since {
+            return Err(Error::usage(
+                "the window is empty (--until is not after --since)",
+            ));
+        }
+        Ok(Some((since, until)))
+    }
+}
+
+impl PipelineArgs {
+    /// The pipeline options (window and scope are filled in by the command).
+    pub fn options(&self) -> Result<crate::scan::ScanOptions> {
+        if self.workers == Some(0) || self.fetch_concurrency == 0 || self.max_in_flight_mib == 0 {
+            return Err(Error::usage(
+                "--workers, --fetch-concurrency and --max-in-flight-mib must be at least 1",
+            ));
+        }
+        let silence = self.max_silence.map(|d| d.as_secs().div_ceil(3_600) as i64);
+        if silence == Some(0) {
+            return Err(Error::usage("--max-silence must be at least 1h"));
+        }
+        if let Some(r) = &self.global_region {
+            validate_region(r)?;
+        }
+        let defaults = crate::scan::ScanOptions::default();
+        Ok(crate::scan::ScanOptions {
+            out_dir: self.out.clone(),
+            events: self.events,
+            workers: self.workers.unwrap_or(defaults.workers),
+            fetch_concurrency: self.fetch_concurrency,
+            max_in_flight_bytes: self.max_in_flight_mib << 20,
+            max_object_bytes: self.max_object_mib << 20,
+            max_decompressed: (self.max_decompressed_mib << 20) as usize,
+            max_silence_hours: silence,
+            late_threshold_s: self.late_after.as_secs() as i64,
+            delivery_grace_s: self.delivery_grace.as_secs() as i64,
+            progress: !self.no_progress,
+            global_region: self.global_region.clone().unwrap_or(defaults.global_region),
+            ..defaults
+        })
+    }
+}
+
+/// Validates a comma-separated region list.
+pub fn validate_regions(list: &Option<Vec<String>>) -> Result<()> {
+    for r in list.iter().flatten() {
+        validate_region(r)?;
+    }
+    Ok(())
 }
 
 /// Standard AWS settings, shared by every command that talks to AWS.
@@ -193,7 +534,7 @@ impl TryFrom<CheckArgs> for CheckConfig {
 
 /// A region name must look like one (`us-east-1`, `us-gov-west-1`, `cn-north-1`): lower-case
 /// letters, digits and dashes, ending in a digit. This catches typos such as `us-east1` early.
-fn validate_region(r: &str) -> Result<()> {
+pub fn validate_region(r: &str) -> Result<()> {
     let ok = r.len() >= 9
         && r.split('-').count() >= 3
         && r.bytes()
@@ -239,7 +580,9 @@ mod tests {
         let mut full = vec!["trailproof", "check"];
         full.extend_from_slice(args);
         let cli = Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{full:?}: {e}"));
-        let Command::Check(a) = cli.command;
+        let Command::Check(a) = cli.command else {
+            panic!("not check")
+        };
         CheckConfig::try_from(a).unwrap_or_else(|e| panic!("{full:?}: {e}"))
     }
 
@@ -249,7 +592,9 @@ mod tests {
         match Cli::try_parse_from(&full) {
             Err(e) => e.to_string(),
             Ok(cli) => {
-                let Command::Check(a) = cli.command;
+                let Command::Check(a) = cli.command else {
+                    panic!("not check")
+                };
                 CheckConfig::try_from(a)
                     .expect_err(&format!("{full:?} should fail"))
                     .to_string()

@@ -5,4 +5,5 @@
 mod check_emulator;
 mod check_mocked;
 mod cli;
+mod scan_local;
 mod util;

@@ -1,0 +1,1020 @@
+//! A deterministic generator of CloudTrail buckets, laid out exactly as CloudTrail writes
+//! them (`log-format.md` §1), with faults injected on request and the ground truth it used.
+//!
+//! Generation streams one (account, region) at a time, hour by hour: events are assigned to
+//! 5-minute delivery slots with a realistic lag (so they land in later files and, near
+//! midnight, later date folders) and a slot is written as soon as no later event can reach
+//! it, so memory stays bounded by about one hour of one region's events.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::Serialize;
+
+use crate::layout::day_prefix;
+use crate::regions::global_region;
+use crate::time::rfc3339;
+
+/// splitmix64: small, fast, deterministic.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    fn alnum(&mut self, n: usize) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..n)
+            .map(|_| A[self.below(A.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    fn uuid(&mut self) -> String {
+        let a = self.next_u64();
+        let b = self.next_u64();
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xffff,
+            b >> 48,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum Fault {
+    /// No activity at all in `region` for `hours` hours from hour offset `from_hour`.
+    Silent {
+        region: String,
+        from_hour: u32,
+        hours: u32,
+    },
+    /// Events happen, but the log files that would carry them are never delivered.
+    MissingFiles {
+        region: String,
+        from_hour: u32,
+        hours: u32,
+    },
+    /// `region` records reads but never writes.
+    NoWrites { region: String },
+    /// No global-service events anywhere.
+    NoGlobal,
+    /// The first `count` log files of `region` are corrupted.
+    Corrupt {
+        region: String,
+        kind: CorruptKind,
+        count: u32,
+    },
+    /// `count` events in `region`'s files claim another region.
+    RegionMismatch { region: String, count: u32 },
+    /// Events of hour offset `hour` in `region` are delivered `lag_hours` hours late.
+    LateDelivery {
+        region: String,
+        hour: u32,
+        lag_hours: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorruptKind {
+    /// The gzip stream is cut in half.
+    TruncatedGzip,
+    /// Valid gzip of broken JSON.
+    InvalidJson,
+    /// Plain JSON under a `.json.gz` name.
+    NotGzip,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `silent:REGION:FROM_HOUR:HOURS`, `missing-files:REGION:FROM_HOUR:HOURS`,
+    /// `no-writes:REGION`, `no-global`, `corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT`,
+    /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let p: Vec<&str> = s.split(':').collect();
+        let n = |i: usize| -> Result<u32, String> {
+            p.get(i)
+                .ok_or(format!("'{s}': missing field {i}"))?
+                .parse()
+                .map_err(|_| format!("'{s}': field {i} is not a number"))
+        };
+        let r = |i: usize| -> Result<String, String> {
+            Ok(p.get(i)
+                .ok_or(format!("'{s}': missing region"))?
+                .to_string())
+        };
+        Ok(match p[0] {
+            "silent" if p.len() == 4 => Fault::Silent {
+                region: r(1)?,
+                from_hour: n(2)?,
+                hours: n(3)?,
+            },
+            "missing-files" if p.len() == 4 => Fault::MissingFiles {
+                region: r(1)?,
+                from_hour: n(2)?,
+                hours: n(3)?,
+            },
+            "no-writes" if p.len() == 2 => Fault::NoWrites { region: r(1)? },
+            "no-global" if p.len() == 1 => Fault::NoGlobal,
+            "corrupt" if p.len() == 4 => Fault::Corrupt {
+                region: r(1)?,
+                kind: match p[2] {
+                    "truncated-gzip" => CorruptKind::TruncatedGzip,
+                    "invalid-json" => CorruptKind::InvalidJson,
+                    "not-gzip" => CorruptKind::NotGzip,
+                    k => return Err(format!("'{s}': unknown corruption '{k}'")),
+                },
+                count: n(3)?,
+            },
+            "region-mismatch" if p.len() == 3 => Fault::RegionMismatch {
+                region: r(1)?,
+                count: n(2)?,
+            },
+            "late" if p.len() == 4 => Fault::LateDelivery {
+                region: r(1)?,
+                hour: n(2)?,
+                lag_hours: n(3)?,
+            },
+            _ => {
+                return Err(format!(
+                    "'{s}' is not a fault (see `trailproof generate --help`)"
+                ));
+            }
+        })
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenConfig {
+    pub seed: u64,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// First hour (epoch seconds, a multiple of 3600).
+    pub start: i64,
+    pub hours: u32,
+    /// Average events per (account, region, hour); the global region gets more.
+    pub events_per_hour: u32,
+    pub prefix: Option<String>,
+    pub org_id: Option<String>,
+    /// At most this many files per delivery slot.
+    pub max_files_per_slot: u32,
+    /// Also write objects that are not CloudTrail logs (digest, insight, Config probe, folder).
+    pub extras: bool,
+    pub faults: Vec<Fault>,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            seed: 1,
+            accounts: vec!["111122223333".into()],
+            regions: crate::regions::default_enabled_regions("aws")
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            start: 1_767_225_600, // 2026-01-01T00:00:00Z
+            hours: 24,
+            events_per_hour: 40,
+            prefix: None,
+            org_id: None,
+            max_files_per_slot: 3,
+            extras: true,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// Counts per (account, region) that a correct reader must find, plus what was injected.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RegionTruth {
+    pub account: String,
+    pub region: String,
+    pub mgmt_read: u64,
+    pub mgmt_write: u64,
+    pub mgmt_unknown: u64,
+    pub global_read: u64,
+    pub global_write: u64,
+    pub data_events: u64,
+    pub other_events: u64,
+    pub log_files: u64,
+    /// Events whose `awsRegion` is not this region (region-mismatch fault).
+    pub mismatched: u64,
+    /// Events in corrupted files (unreadable, so not counted above).
+    pub in_corrupt_files: u64,
+    /// Events never delivered (missing-files fault; not counted above).
+    pub undelivered: u64,
+}
+
+/// The ground truth of a generated corpus.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Truth {
+    pub seed: u64,
+    pub start: String,
+    pub end: String,
+    pub faults: Vec<Fault>,
+    pub regions: Vec<RegionTruth>,
+    pub corrupt_keys: Vec<(String, CorruptKind)>,
+    pub extra_keys: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+    pub json_bytes: u64,
+}
+
+/// The kinds of event the mix draws from: (source, name, category, readOnly, type, weight).
+struct Template {
+    source: &'static str,
+    name: &'static str,
+    category: Option<&'static str>,
+    read_only: Option<bool>,
+    event_type: &'static str,
+    global: bool,
+    weight: u32,
+}
+
+const fn t(
+    source: &'static str,
+    name: &'static str,
+    category: Option<&'static str>,
+    read_only: Option<bool>,
+    event_type: &'static str,
+    global: bool,
+    weight: u32,
+) -> Template {
+    Template {
+        source,
+        name,
+        category,
+        read_only,
+        event_type,
+        global,
+        weight,
+    }
+}
+
+const M: Option<&str> = Some("Management");
+const D: Option<&str> = Some("Data");
+
+/// Regional events (every region).
+const REGIONAL: &[Template] = &[
+    t(
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        M,
+        Some(true),
+        "AwsApiCall",
+        false,
+        30,
+    ),
+    t(
+        "ec2.amazonaws.com",
+        "RunInstances",
+        M,
+        Some(false),
+        "AwsApiCall",
+        false,
+        4,
+    ),
+    t(
+        "ec2.amazonaws.com",
+        "CreateTags",
+        M,
+        Some(false),
+        "AwsApiCall",
+        false,
+        4,
+    ),
+    t(
+        "s3.amazonaws.com",
+        "ListBuckets",
+        M,
+        Some(true),
+        "AwsApiCall",
+        false,
+        8,
+    ),
+    t(
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        M,
+        Some(false),
+        "AwsApiCall",
+        false,
+        1,
+    ),
+    t(
+        "kms.amazonaws.com",
+        "Decrypt",
+        M,
+        Some(true),
+        "AwsApiCall",
+        false,
+        12,
+    ),
+    t(
+        "kms.amazonaws.com",
+        "RotateKey",
+        M,
+        Some(false),
+        "AwsServiceEvent",
+        false,
+        1,
+    ),
+    t(
+        "lambda.amazonaws.com",
+        "ListFunctions20150331",
+        M,
+        Some(true),
+        "AwsApiCall",
+        false,
+        6,
+    ),
+    t(
+        "lambda.amazonaws.com",
+        "UpdateFunctionCode20150331v2",
+        M,
+        Some(false),
+        "AwsApiCall",
+        false,
+        2,
+    ),
+    t(
+        "logs.amazonaws.com",
+        "CreateLogStream",
+        M,
+        None,
+        "AwsApiCall",
+        false,
+        1,
+    ),
+    t(
+        "s3.amazonaws.com",
+        "GetObject",
+        D,
+        Some(true),
+        "AwsApiCall",
+        false,
+        8,
+    ),
+    t(
+        "lambda.amazonaws.com",
+        "Invoke",
+        D,
+        Some(false),
+        "AwsApiCall",
+        false,
+        3,
+    ),
+    t(
+        "cloudtrail.amazonaws.com",
+        "InsightEvent",
+        Some("Insight"),
+        None,
+        "AwsCloudTrailInsight",
+        false,
+        0,
+    ),
+    t(
+        "ec2.amazonaws.com",
+        "DescribeVolumes",
+        None,
+        Some(true),
+        "AwsApiCall",
+        false,
+        1,
+    ),
+];
+
+/// Global-service events, recorded in the partition's global region.
+const GLOBAL: &[Template] = &[
+    t(
+        "iam.amazonaws.com",
+        "ListUsers",
+        M,
+        Some(true),
+        "AwsApiCall",
+        true,
+        10,
+    ),
+    t(
+        "iam.amazonaws.com",
+        "CreateRole",
+        M,
+        Some(false),
+        "AwsApiCall",
+        true,
+        2,
+    ),
+    t(
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        M,
+        Some(true),
+        "AwsApiCall",
+        true,
+        4,
+    ),
+    t(
+        "organizations.amazonaws.com",
+        "DescribeOrganization",
+        M,
+        Some(true),
+        "AwsApiCall",
+        true,
+        2,
+    ),
+    t(
+        "route53.amazonaws.com",
+        "ListHostedZones",
+        M,
+        Some(true),
+        "AwsApiCall",
+        true,
+        1,
+    ),
+    t(
+        "cloudfront.amazonaws.com",
+        "ListDistributions",
+        M,
+        Some(true),
+        "AwsApiCall",
+        true,
+        1,
+    ),
+    t(
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        M,
+        Some(false),
+        "AwsConsoleSignIn",
+        true,
+        1,
+    ),
+];
+
+fn choose<'a>(rng: &mut Rng, set: &'a [Template]) -> &'a Template {
+    let total: u32 = set.iter().map(|t| t.weight).sum();
+    let mut x = rng.below(total as u64) as u32;
+    for t in set {
+        if x < t.weight {
+            return t;
+        }
+        x -= t.weight;
+    }
+    &set[0]
+}
+
+/// A generated event waiting for its delivery slot.
+struct Pending {
+    json: String,
+}
+
+/// Writes one record as CloudTrail would (field order as in real files).
+#[allow(clippy::too_many_arguments)]
+fn record(rng: &mut Rng, tpl: &Template, account: &str, region: &str, time: i64) -> String {
+    let mut s = String::with_capacity(1200);
+    let user = rng.below(5);
+    let key = rng.alnum(16).to_uppercase();
+    s.push_str(&format!(
+        "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"type\":\"{}\",\"principalId\":\"AIDA{key}\",\"arn\":\"arn:aws:iam::{account}:user/user{user}\",\"accountId\":\"{account}\",\"accessKeyId\":\"AKIA{key}\",\"userName\":\"user{user}\"}},",
+        if tpl.event_type == "AwsServiceEvent" { "AWSService" } else { "IAMUser" }
+    ));
+    s.push_str(&format!(
+        "\"eventTime\":\"{}\",\"eventSource\":\"{}\",\"eventName\":\"{}\",\"awsRegion\":\"{region}\",\"sourceIPAddress\":\"203.0.113.{}\",\"userAgent\":\"aws-cli/2.15.{} Python/3.11.6 Linux/6.1 exe/x86_64\",",
+        rfc3339(time),
+        tpl.source,
+        tpl.name,
+        rng.below(250) + 1,
+        rng.below(40)
+    ));
+    s.push_str(&format!(
+        "\"requestParameters\":{{\"maxResults\":{},\"filterSet\":{{\"items\":[{{\"name\":\"tag:team\",\"valueSet\":{{\"items\":[{{\"value\":\"t{}\"}}]}}}}]}}}},\"responseElements\":null,",
+        rng.below(1000),
+        rng.below(9)
+    ));
+    s.push_str(&format!(
+        "\"requestID\":\"{}\",\"eventID\":\"{}\",",
+        rng.uuid(),
+        rng.uuid()
+    ));
+    if let Some(ro) = tpl.read_only {
+        s.push_str(&format!("\"readOnly\":{ro},"));
+    }
+    s.push_str(&format!("\"eventType\":\"{}\",", tpl.event_type));
+    if let Some(cat) = tpl.category {
+        s.push_str(&format!("\"managementEvent\":{},", cat == "Management"));
+    }
+    s.push_str(&format!("\"recipientAccountId\":\"{account}\""));
+    if let Some(cat) = tpl.category {
+        s.push_str(&format!(",\"eventCategory\":\"{cat}\""));
+    }
+    s.push_str(&format!(
+        ",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{}.{region}.amazonaws.com\"}}}}",
+        tpl.source.split('.').next().unwrap_or("api")
+    ));
+    s
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::with_capacity(data.len() / 6), Compression::new(6));
+    e.write_all(data).expect("write to Vec");
+    e.finish().expect("finish gzip to Vec")
+}
+
+/// Generates the corpus, handing each object (key, bytes) to `put` in a deterministic order.
+pub fn generate(
+    cfg: &GenConfig,
+    put: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<Truth> {
+    let end = cfg.start + cfg.hours as i64 * 3_600;
+    let mut truth = Truth {
+        seed: cfg.seed,
+        start: rfc3339(cfg.start),
+        end: rfc3339(end),
+        faults: cfg.faults.clone(),
+        ..Default::default()
+    };
+    let global = global_region(crate::regions::partition_of_region(
+        cfg.regions
+            .first()
+            .map(String::as_str)
+            .unwrap_or("us-east-1"),
+    ));
+    let no_global = cfg.faults.contains(&Fault::NoGlobal);
+    for account in &cfg.accounts {
+        for region in &cfg.regions {
+            let seed = cfg.seed ^ fxhash(account) ^ fxhash(region).rotate_left(17);
+            let mut rng = Rng::new(seed);
+            let mut rt = RegionTruth {
+                account: account.clone(),
+                region: region.clone(),
+                ..Default::default()
+            };
+            let faults: Vec<&Fault> = cfg
+                .faults
+                .iter()
+                .filter(|f| fault_region(f) == Some(region.as_str()))
+                .collect();
+            let mut corrupt_left: Vec<(CorruptKind, u32)> = faults
+                .iter()
+                .filter_map(|f| match f {
+                    Fault::Corrupt { kind, count, .. } => Some((*kind, *count)),
+                    _ => None,
+                })
+                .collect();
+            let mut mismatch_left: u32 = faults
+                .iter()
+                .map(|f| {
+                    if let Fault::RegionMismatch { count, .. } = f {
+                        *count
+                    } else {
+                        0
+                    }
+                })
+                .sum();
+            let other_region = cfg
+                .regions
+                .iter()
+                .find(|r| *r != region)
+                .cloned()
+                .unwrap_or_else(|| "us-west-2".into());
+            let mut slots: BTreeMap<i64, Vec<Pending>> = BTreeMap::new();
+            for h in 0..cfg.hours {
+                let hour_start = cfg.start + h as i64 * 3_600;
+                let silent = faults.iter().any(|f| matches!(f, Fault::Silent { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
+                let missing = faults.iter().any(|f| matches!(f, Fault::MissingFiles { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
+                let late = faults.iter().find_map(|f| match f {
+                    Fault::LateDelivery {
+                        hour, lag_hours, ..
+                    } if *hour == h => Some(*lag_hours as i64 * 3_600),
+                    _ => None,
+                });
+                let no_writes = faults.iter().any(|f| matches!(f, Fault::NoWrites { .. }));
+                let is_global = region == global && !no_global;
+                let base = cfg.events_per_hour as u64 * if is_global { 2 } else { 1 };
+                let n = if silent {
+                    0
+                } else {
+                    base / 2 + rng.below(base + 1)
+                };
+                let mut times: Vec<i64> = (0..n)
+                    .map(|_| hour_start + rng.below(3_600) as i64)
+                    .collect();
+                times.sort_unstable();
+                for time in times {
+                    let tpl = loop {
+                        let set = if is_global && rng.below(3) == 0 {
+                            GLOBAL
+                        } else {
+                            REGIONAL
+                        };
+                        let tpl = choose(&mut rng, set);
+                        if no_writes && tpl.read_only == Some(false) {
+                            continue;
+                        }
+                        break tpl;
+                    };
+                    let claimed = if mismatch_left > 0 && !tpl.global && rng.below(4) == 0 {
+                        mismatch_left -= 1;
+                        rt.mismatched += 1;
+                        other_region.as_str()
+                    } else {
+                        region.as_str()
+                    };
+                    let json = record(&mut rng, tpl, account, claimed, time);
+                    // Delivery lag: mostly 2-9 minutes, sometimes up to 14.
+                    let spread = if rng.below(50) == 0 { 720 } else { 420 };
+                    let lag = late.unwrap_or(0) + 120 + rng.below(spread) as i64;
+                    let slot = (time + lag).div_euclid(300) * 300 + 300;
+                    if missing {
+                        rt.undelivered += 1;
+                        continue;
+                    }
+                    count(&mut rt, tpl);
+                    slots.entry(slot).or_default().push(Pending { json });
+                }
+                // Slots before the next hour can receive no more events (lag >= 0).
+                let ready: Vec<i64> = slots.range(..hour_start + 3_600).map(|(k, _)| *k).collect();
+                for slot in ready {
+                    let events = slots.remove(&slot).unwrap_or_default();
+                    write_slot(
+                        cfg,
+                        &mut rng,
+                        account,
+                        region,
+                        slot,
+                        events,
+                        &mut corrupt_left,
+                        &mut rt,
+                        &mut truth,
+                        put,
+                    )?;
+                }
+            }
+            while let Some((slot, events)) = slots.pop_first() {
+                write_slot(
+                    cfg,
+                    &mut rng,
+                    account,
+                    region,
+                    slot,
+                    events,
+                    &mut corrupt_left,
+                    &mut rt,
+                    &mut truth,
+                    put,
+                )?;
+            }
+            truth.regions.push(rt);
+        }
+        if cfg.extras {
+            let region = cfg
+                .regions
+                .first()
+                .map(String::as_str)
+                .unwrap_or("us-east-1");
+            let day = cfg.start.div_euclid(86_400);
+            let stamp = crate::time::civil_from_days(day);
+            let digest_key = format!(
+                "{}{account}_CloudTrail-Digest_{region}_main-trail_{region}_{:04}{:02}{:02}T010000Z.json.gz",
+                day_prefix(
+                    cfg.prefix.as_deref(),
+                    cfg.org_id.as_deref(),
+                    account,
+                    "CloudTrail-Digest",
+                    region,
+                    day
+                ),
+                stamp.0,
+                stamp.1,
+                stamp.2
+            );
+            let insight_key = format!(
+                "{}{account}_CloudTrail-Insight_{region}_{:04}{:02}{:02}T0100Z_{}.json.gz",
+                day_prefix(
+                    cfg.prefix.as_deref(),
+                    cfg.org_id.as_deref(),
+                    account,
+                    "CloudTrail-Insight",
+                    region,
+                    day
+                ),
+                stamp.0,
+                stamp.1,
+                stamp.2,
+                Rng::new(cfg.seed).alnum(16)
+            );
+            let base = day_prefix(
+                cfg.prefix.as_deref(),
+                cfg.org_id.as_deref(),
+                account,
+                "CloudTrail",
+                region,
+                day,
+            );
+            let aws_logs = &base[..base.find(&format!("{account}/CloudTrail/")).unwrap_or(0)];
+            let extras = [
+                (digest_key, gzip(b"{\"awsAccountId\":\"\",\"logFiles\":[]}")),
+                (insight_key, gzip(b"{\"Records\":[]}")),
+                (
+                    format!("{aws_logs}{account}/Config/ConfigWritabilityCheckFile"),
+                    Vec::new(),
+                ),
+                (format!("{aws_logs}{account}/CloudTrail/"), Vec::new()),
+            ];
+            for (key, body) in extras {
+                truth.objects += 1;
+                truth.bytes += body.len() as u64;
+                truth.extra_keys.push(key.clone());
+                put(key, body)?;
+            }
+        }
+    }
+    Ok(truth)
+}
+
+fn fault_region(f: &Fault) -> Option<&str> {
+    match f {
+        Fault::Silent { region, .. }
+        | Fault::MissingFiles { region, .. }
+        | Fault::NoWrites { region }
+        | Fault::Corrupt { region, .. }
+        | Fault::RegionMismatch { region, .. }
+        | Fault::LateDelivery { region, .. } => Some(region),
+        Fault::NoGlobal => None,
+    }
+}
+
+fn fxhash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn count(rt: &mut RegionTruth, tpl: &Template) {
+    match (tpl.category, tpl.read_only) {
+        (Some("Management"), Some(true)) => rt.mgmt_read += 1,
+        (Some("Management"), Some(false)) => rt.mgmt_write += 1,
+        (Some("Management"), None) => rt.mgmt_unknown += 1,
+        (Some("Data"), _) => rt.data_events += 1,
+        _ => rt.other_events += 1,
+    }
+    if tpl.global && tpl.category == Some("Management") {
+        match tpl.read_only {
+            Some(true) => rt.global_read += 1,
+            Some(false) => rt.global_write += 1,
+            None => {}
+        }
+    }
+}
+
+fn uncount(rt: &mut RegionTruth, json: &str) {
+    // Undo the counts of events that ended up in a corrupted file.
+    let mgmt = json.contains("\"eventCategory\":\"Management\"");
+    let data = json.contains("\"eventCategory\":\"Data\"");
+    let ro = if json.contains("\"readOnly\":true") {
+        Some(true)
+    } else if json.contains("\"readOnly\":false") {
+        Some(false)
+    } else {
+        None
+    };
+    let global = GLOBAL
+        .iter()
+        .any(|g| json.contains(&format!("\"eventSource\":\"{}\"", g.source)));
+    match (mgmt, data, ro) {
+        (true, _, Some(true)) => rt.mgmt_read -= 1,
+        (true, _, Some(false)) => rt.mgmt_write -= 1,
+        (true, _, None) => rt.mgmt_unknown -= 1,
+        (false, true, _) => rt.data_events -= 1,
+        _ => rt.other_events -= 1,
+    }
+    if global && mgmt {
+        match ro {
+            Some(true) => rt.global_read -= 1,
+            Some(false) => rt.global_write -= 1,
+            None => {}
+        }
+    }
+    rt.in_corrupt_files += 1;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_slot(
+    cfg: &GenConfig,
+    rng: &mut Rng,
+    account: &str,
+    region: &str,
+    slot: i64,
+    events: Vec<Pending>,
+    corrupt_left: &mut [(CorruptKind, u32)],
+    rt: &mut RegionTruth,
+    truth: &mut Truth,
+    put: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let files = (1 + rng.below(cfg.max_files_per_slot.max(1) as u64) as usize).min(events.len());
+    let per = events.len().div_ceil(files);
+    let day = slot.div_euclid(86_400);
+    let (y, m, d) = crate::time::civil_from_days(day);
+    let secs = slot.rem_euclid(86_400);
+    for chunk in events.chunks(per) {
+        let key = format!(
+            "{}{account}_CloudTrail_{region}_{y:04}{m:02}{d:02}T{:02}{:02}Z_{}.json.gz",
+            day_prefix(
+                cfg.prefix.as_deref(),
+                cfg.org_id.as_deref(),
+                account,
+                "CloudTrail",
+                region,
+                day
+            ),
+            secs / 3_600,
+            secs % 3_600 / 60,
+            rng.alnum(16)
+        );
+        let mut json =
+            String::with_capacity(chunk.iter().map(|e| e.json.len() + 1).sum::<usize>() + 16);
+        json.push_str("{\"Records\":[");
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&e.json);
+        }
+        json.push_str("]}");
+        let body = match corrupt_left.iter_mut().find(|(_, n)| *n > 0) {
+            Some((kind, n)) => {
+                *n -= 1;
+                for e in chunk {
+                    uncount(rt, &e.json);
+                }
+                truth.corrupt_keys.push((key.clone(), *kind));
+                match kind {
+                    CorruptKind::TruncatedGzip => {
+                        let mut g = gzip(json.as_bytes());
+                        g.truncate(g.len() / 2);
+                        g
+                    }
+                    CorruptKind::InvalidJson => gzip(&json.as_bytes()[..json.len() - 7]),
+                    CorruptKind::NotGzip => json.clone().into_bytes(),
+                }
+            }
+            None => {
+                rt.log_files += 1;
+                gzip(json.as_bytes())
+            }
+        };
+        truth.objects += 1;
+        truth.bytes += body.len() as u64;
+        truth.json_bytes += json.len() as u64;
+        put(key, body)?;
+    }
+    Ok(())
+}
+
+/// Writes every object under `dir` (as `aws s3 sync` would leave them).
+pub fn write_dir(cfg: &GenConfig, dir: &std::path::Path) -> std::io::Result<Truth> {
+    generate(cfg, &mut |key, body| {
+        let path = dir.join(&key);
+        if key.ends_with('/') {
+            return std::fs::create_dir_all(path);
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, body)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> GenConfig {
+        GenConfig {
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            hours: 3,
+            events_per_hour: 20,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn deterministic_from_seed() {
+        let mut a = Vec::new();
+        let ta = generate(&small(), &mut |k, b| {
+            a.push((k, b));
+            Ok(())
+        })
+        .unwrap();
+        let mut b = Vec::new();
+        generate(&small(), &mut |k, v| {
+            b.push((k, v));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(a, b);
+        let mut c = Vec::new();
+        generate(&GenConfig { seed: 2, ..small() }, &mut |k, v| {
+            c.push((k, v));
+            Ok(())
+        })
+        .unwrap();
+        assert_ne!(a, c);
+        assert_eq!(ta.objects as usize, a.len());
+    }
+
+    #[test]
+    fn keys_follow_the_layout_and_events_lag() {
+        let mut keys = Vec::new();
+        let truth = generate(
+            &GenConfig {
+                org_id: Some("o-abcd123456".into()),
+                prefix: Some("audit".into()),
+                ..small()
+            },
+            &mut |k, _| {
+                keys.push(k);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut logs = 0;
+        for k in &keys {
+            match crate::layout::parse_key(k) {
+                Ok(p) if p.kind == crate::layout::ObjectKind::Log => {
+                    logs += 1;
+                    assert_eq!(
+                        (p.prefix, p.org_id),
+                        (Some("audit"), Some("o-abcd123456")),
+                        "{k}"
+                    );
+                    assert_eq!(p.delivered_at % 300, 0, "slots are 5 minutes: {k}");
+                }
+                _ => assert!(truth.extra_keys.contains(k), "unexpected key {k}"),
+            }
+        }
+        assert_eq!(logs, truth.regions.iter().map(|r| r.log_files).sum::<u64>());
+        assert!(
+            truth
+                .regions
+                .iter()
+                .all(|r| r.mgmt_read > 0 && r.mgmt_write > 0)
+        );
+        let east = truth
+            .regions
+            .iter()
+            .find(|r| r.region == "us-east-1")
+            .unwrap();
+        assert!(east.global_read + east.global_write > 0);
+    }
+
+    #[test]
+    fn faults_parse() {
+        assert_eq!(
+            "silent:eu-west-1:2:3".parse(),
+            Ok(Fault::Silent {
+                region: "eu-west-1".into(),
+                from_hour: 2,
+                hours: 3
+            })
+        );
+        assert_eq!("no-global".parse(), Ok(Fault::NoGlobal));
+        assert_eq!(
+            "corrupt:us-east-1:not-gzip:2".parse(),
+            Ok(Fault::Corrupt {
+                region: "us-east-1".into(),
+                kind: CorruptKind::NotGzip,
+                count: 2
+            })
+        );
+        assert!("silent:eu-west-1".parse::<Fault>().is_err());
+        assert!("corrupt:us-east-1:zip:1".parse::<Fault>().is_err());
+    }
+}
