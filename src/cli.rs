@@ -67,16 +67,6 @@ pub struct PipelineArgs {
     #[arg(long, help_heading = "Output")]
     pub events: bool,
 
-    /// Summary on stdout: text, or the summary.json document.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "FORMAT",
-        default_value = "text",
-        help_heading = "Output"
-    )]
-    pub format: Format,
-
     /// A region silent (no events at all) for at least this long is a `no_log_files` gap
     /// (whole hours, e.g. 6h). Off by default: silence alone proves nothing.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Rules")]
@@ -144,6 +134,16 @@ pub struct ScanArgs {
     /// `s3://bucket[/prefix]` or a local directory laid out like the bucket.
     #[arg(value_name = "SOURCE")]
     pub source: String,
+
+    /// Summary on stdout: text, or the summary.json document.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        help_heading = "Output"
+    )]
+    pub format: Format,
 
     #[command(flatten)]
     pub window: WindowArgs,
@@ -600,6 +600,36 @@ mod tests {
                     .to_string()
             }
         }
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn windows_resolve_to_whole_hours() {
+        let now = 1_767_229_260; // 2026-01-01T01:01:00Z
+        let w = |since: Option<&str>, until: Option<&str>| {
+            WindowArgs {
+                since: since.map(str::to_owned),
+                until: until.map(str::to_owned),
+            }
+            .resolve(now, None)
+        };
+        assert_eq!(
+            w(Some("2026-01-01"), Some("2026-01-01T00:30:00Z")).unwrap(),
+            Some((1_767_225_600, 1_767_229_200))
+        );
+        assert_eq!(
+            w(Some("1h"), None).unwrap(),
+            Some((1_767_225_600, 1_767_232_800))
+        );
+        assert_eq!(w(None, None).unwrap(), None);
+        assert!(w(None, Some("now")).is_err());
+        assert!(w(Some("2026-01-02"), Some("2026-01-01")).is_err());
+        assert!(w(Some("yesterday"), None).is_err());
     }
 
     #[test]

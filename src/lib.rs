@@ -118,7 +118,7 @@ async fn run_scan(args: ScanArgs) -> Result<Outcome> {
         None,
     );
     summary.write(&dir)?;
-    print_evidence(args.pipeline.format, &outcome, &summary, &dir)?;
+    print_evidence(args.format, &outcome, &summary, &dir)?;
     Ok(Outcome { exit_code: code })
 }
 
@@ -211,7 +211,7 @@ async fn run_verify(args: VerifyArgs) -> Result<Outcome> {
         Some(report),
     );
     summary.write(&dir)?;
-    match args.pipeline.format {
+    match config.format {
         Format::Json => print_evidence(Format::Json, &outcome, &summary, &dir)?,
         Format::Text => stdout(|out| {
             check::render::write_text(out, &facts, &eval, &config.options)?;

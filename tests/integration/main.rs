@@ -7,3 +7,4 @@ mod check_mocked;
 mod cli;
 mod scan_local;
 mod util;
+mod verify_emulator;

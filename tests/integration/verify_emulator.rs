@@ -1,0 +1,247 @@
+//! `trailproof verify` and `scan s3://` against the moto server: the trail's bucket is
+//! filled by `trailproof generate` over the S3 API, then the log phase proves it or finds the
+//! injected gaps.
+
+use crate::scan_local::{GapRow, gaps};
+use crate::util::*;
+
+const START: &str = "2026-01-01T00:00:00Z";
+const UNTIL: &str = "2026-01-01T06:00:00Z";
+const R3: &str = "us-east-1,eu-west-1,ap-south-1";
+
+fn generate(a: &Account, dest: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "generate",
+        "--out",
+        dest,
+        "--endpoint-url",
+        endpoint(),
+        "--regions",
+        R3,
+        "--hours",
+        "6",
+        "--start",
+        START,
+        "--accounts",
+        &a.id,
+        "--truth",
+    ];
+    args.extend_from_slice(extra);
+    let out = a.run(&args);
+    assert!(
+        out.status.success(),
+        "generate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn verify(a: &Account, out: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = vec![
+        "verify",
+        "--endpoint-url",
+        endpoint(),
+        "--regions",
+        R3,
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let res = a.run(&args);
+    let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
+    let summary =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null);
+    (res.status.code().unwrap(), summary, stderr)
+}
+
+fn kinds(rows: &[GapRow]) -> Vec<(&str, &str, &str, i64, i64)> {
+    rows.iter()
+        .map(|(r, c, k, s, e, _)| (r.as_str(), c.as_str(), k.as_str(), *s, *e))
+        .collect()
+}
+
+#[tokio::test]
+async fn verify_proves_a_clean_bucket() {
+    let a = Account::new().await;
+    a.trail(TrailSpec {
+        prefix: Some("audit"),
+        ..TrailSpec::mr("main-trail", all_mgmt())
+    })
+    .await;
+    let truth = generate(&a, &format!("s3://tp-{}-main-trail/audit", a.id), &[]);
+    let out = tempfile::tempdir().unwrap();
+    let (code, summary, stderr) = verify(&a, out.path(), &["--max-silence", "2h"]);
+    assert_eq!(code, 0, "{stderr}\n{summary:#}");
+    assert_eq!(summary["verdict"], "PROVEN");
+    assert_eq!(summary["config"]["verdict"], "PASS");
+    let logs: u64 = truth["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["log_files"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        summary["outcome"]["stats"]["log_files_read"]
+            .as_u64()
+            .unwrap(),
+        logs
+    );
+    assert!(gaps(out.path()).is_empty());
+    assert_eq!(
+        summary["outcome"]["source"],
+        format!("s3://tp-{}-main-trail/audit", a.id)
+    );
+}
+
+#[tokio::test]
+async fn verify_finds_exactly_the_injected_gap() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &["--fault", "silent:eu-west-1:2:3"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, summary, stderr) = verify(&a, out.path(), &["--max-silence", "2h"]);
+    assert_eq!(code, 1, "{stderr}\n{summary:#}");
+    assert_eq!(summary["verdict"], "GAPS");
+    assert_eq!(
+        kinds(&gaps(out.path())),
+        [("eu-west-1", "delivery", "no_log_files", 2, 5)]
+    );
+}
+
+#[tokio::test]
+async fn verify_reads_an_organization_layout() {
+    let a = Account::new().await;
+    a.trail(TrailSpec {
+        organization: true,
+        ..TrailSpec::mr("org-trail", all_mgmt())
+    })
+    .await;
+    generate(
+        &a,
+        &format!("s3://tp-{}-org-trail", a.id),
+        &["--org-id", "o-abcd123456"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, summary, stderr) = verify(&a, out.path(), &[]);
+    assert_eq!(code, 0, "{stderr}\n{summary:#}");
+    assert!(
+        summary["outcome"]["stats"]["log_files_read"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn verify_without_a_compliant_trail_fails_on_configuration() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr(
+        "main-trail",
+        Sel::Classic(vec![classic("WriteOnly", true, &[], false)]),
+    ))
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let (code, summary, _) = verify(&a, out.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(summary["verdict"], "FAIL");
+    assert!(
+        summary["outcome"].is_null(),
+        "no log phase without a compliant trail"
+    );
+}
+
+#[tokio::test]
+async fn unreadable_objects_over_s3_are_unknown() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let truth = generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &["--fault", "corrupt:ap-south-1:truncated-gzip:2"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, summary, _) = verify(&a, out.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(summary["verdict"], "UNKNOWN");
+    let rows = gaps(out.path());
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for key in truth["corrupt_keys"].as_array().unwrap() {
+        let key = key[0].as_str().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.2 == "object_unreadable" && r.5.starts_with(key)),
+            "{key} not in {rows:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn scan_s3_needs_no_cloudtrail_calls() {
+    let a = Account::new().await;
+    let bucket = a.bucket("plain").await;
+    generate(
+        &a,
+        &format!("s3://{bucket}/p/q"),
+        &["--fault", "no-writes:eu-west-1"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let res = a.run(&[
+        "scan",
+        &format!("s3://{bucket}/p/q"),
+        "--endpoint-url",
+        endpoint(),
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(text.starts_with("Delivery evidence: GAPS"), "{text}");
+    assert_eq!(
+        kinds(&gaps(out.path())),
+        [("eu-west-1", "mgmt_write", "no_events", 0, 6)]
+    );
+}
+
+#[tokio::test]
+async fn missing_bucket_is_an_error_naming_it() {
+    let a = Account::new().await;
+    let out = tempfile::tempdir().unwrap();
+    let res = a.run(&[
+        "scan",
+        "s3://tp-no-such-bucket-anywhere",
+        "--endpoint-url",
+        endpoint(),
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("tp-no-such-bucket-anywhere") && err.contains("NoSuchBucket"),
+        "{err}"
+    );
+}
