@@ -1,5 +1,5 @@
-"""Creates the demo's two emulator accounts through the AWS APIs and prints shell variables
-with their credentials. Used by scripts/demo.sh."""
+"""Creates the demo's two emulator accounts through the AWS APIs (STS, S3, CloudTrail) and
+prints shell variables with their credentials. Used by scripts/demo.sh."""
 import random
 import sys
 

@@ -9,21 +9,24 @@
 #                                  target/moto)
 #   scripts/moto.sh stop [DIR]     stop the server started with the same DIR (by PID)
 #   scripts/moto.sh version        print the pinned moto version
+#   scripts/moto.sh python         print the venv's python (it also has duckdb, for tests)
 #
 # Environment: TRAILPROOF_MOTO_VENV (default: ~/.cache/trailproof/moto-venv-<version>),
 # PYTHON (default: python3).
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
+# DuckDB reads our Parquet outputs in the tests (a real reader, not ours).
+DUCKDB_VERSION="2.0.0"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${TRAILPROOF_MOTO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/trailproof/moto-venv-$MOTO_VERSION}"
 python="${PYTHON:-python3}"
 
 install() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto,sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto,duckdb,sys; sys.exit(moto.__version__ != '$MOTO_VERSION' or duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null; then
     return 0
   fi
-  echo "Installing moto[server]==$MOTO_VERSION into $venv" >&2
+  echo "Installing moto[server]==$MOTO_VERSION and duckdb==$DUCKDB_VERSION into $venv" >&2
   if ! "$python" -m venv "$venv" 2>/dev/null; then
     # Debian's python3 needs the venv module from a separate package.
     if command -v apt-get >/dev/null; then
@@ -34,7 +37,7 @@ install() {
       exit 1
     fi
   fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "duckdb==$DUCKDB_VERSION"
 }
 
 free_port() {
@@ -87,5 +90,6 @@ case "${1:-}" in
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
   version) echo "$MOTO_VERSION" ;;
-  *) echo "usage: $0 install | start [DIR] | stop [DIR] | version" >&2; exit 2 ;;
+  python) echo "$venv/bin/python" ;;
+  *) echo "usage: $0 install | start [DIR] | stop [DIR] | version | python" >&2; exit 2 ;;
 esac

@@ -8,4 +8,5 @@ dir="$root/target/moto-test-run"
 eval "$(scripts/moto.sh start "$dir")"
 trap 'scripts/moto.sh stop "$dir"' EXIT
 export TRAILPROOF_TEST_ENDPOINT
+export TRAILPROOF_TEST_PYTHON="$(scripts/moto.sh python)"
 cargo test --all-targets "$@"

@@ -511,3 +511,75 @@ fn invictus_dataset_counts_exactly() {
     assert_eq!(east["status"], "proven", "{east}");
     assert_eq!(res.status.code(), Some(0));
 }
+
+/// The Parquet outputs are read by a real, independent reader (DuckDB's Python package, pinned
+/// in scripts/moto.sh) with the documented column names and types.
+#[test]
+fn duckdb_reads_every_table() {
+    let python = std::env::var("TRAILPROOF_TEST_PYTHON").unwrap_or_else(|_| {
+        let out = Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto.sh"))
+            .arg("python")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    });
+    let (_t, corpus, out) = tmp();
+    generate(
+        &corpus,
+        &[
+            "--fault",
+            "no-writes:eu-west-1",
+            "--fault",
+            "corrupt:ap-south-1:not-gzip:1",
+        ],
+    );
+    let (code, summary) = scan(&corpus, &out, &["--events"]);
+    assert_eq!(code, 1);
+    let script = r#"
+import duckdb, json, sys
+d = sys.argv[1]
+con = duckdb.connect()
+res = {}
+for t in ["coverage", "gaps", "files", "events"]:
+    rel = con.sql(f"SELECT * FROM read_parquet('{d}/{t}.parquet')")
+    rows = con.sql(f"SELECT count(*) FROM read_parquet('{d}/{t}.parquet')").fetchall()[0][0]
+    res[t] = {"rows": rows, "types": {c: str(ty) for c, ty in zip(rel.columns, rel.types)}}
+res["reads"] = con.sql(f"SELECT sum(mgmt_read) FROM read_parquet('{d}/coverage.parquet')").fetchall()[0][0]
+res["gap"] = con.sql(f"SELECT region, category, kind FROM read_parquet('{d}/gaps.parquet') WHERE kind = 'no_events'").fetchall()
+res["bad"] = con.sql(f"SELECT status FROM read_parquet('{d}/files.parquet') WHERE status NOT IN ('ok', 'skipped')").fetchall()
+print(json.dumps(res))
+"#;
+    let res = Command::new(&python).arg("-c").arg(script).arg(&out).output().unwrap_or_else(|e| {
+        panic!("cannot run {python} ({e}); install the test tools with `scripts/moto.sh install` (scripts/test.sh does)")
+    });
+    assert!(
+        res.status.success(),
+        "duckdb failed (install it with scripts/moto.sh install): {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    let cov = &got["coverage"]["types"];
+    assert_eq!(cov["account_id"], "VARCHAR");
+    assert_eq!(cov["hour"], "TIMESTAMP WITH TIME ZONE");
+    assert_eq!(cov["mgmt_read"], "UBIGINT");
+    assert_eq!(cov["max_delivery_lag_s"], "BIGINT");
+    assert_eq!(got["coverage"]["rows"], 18, "3 regions x 6 hours, dense");
+    assert_eq!(got["gaps"]["types"]["start"], "TIMESTAMP WITH TIME ZONE");
+    assert_eq!(got["files"]["types"]["size"], "UBIGINT");
+    assert_eq!(got["events"]["rows"], summary["outcome"]["stats"]["events"]);
+    assert_eq!(
+        got["reads"],
+        summary["outcome"]["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["totals"]["mgmt_read"].as_u64().unwrap())
+            .sum::<u64>()
+    );
+    assert_eq!(
+        got["gap"],
+        serde_json::json!([["eu-west-1", "mgmt_write", "no_events"]])
+    );
+    assert_eq!(got["bad"], serde_json::json!([["invalid_gzip"]]));
+}
