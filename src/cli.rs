@@ -46,7 +46,8 @@ pub struct WindowArgs {
     #[arg(long, value_name = "WHEN", help_heading = "Window")]
     pub since: Option<String>,
 
-    /// End of the window (exclusive), same forms plus `now`. Rounded up to the hour.
+    /// End of the window (exclusive), same forms plus `now` (the default). A time is rounded up
+    /// to the hour; `now` is rounded down, so only complete hours are judged.
     #[arg(long, value_name = "WHEN", help_heading = "Window")]
     pub until: Option<String>,
 }
@@ -315,9 +316,16 @@ impl WindowArgs {
                 None => Ok(None),
             };
         };
+        // An explicit end is rounded up to the hour; `now` (or no --until) is rounded down, so
+        // the window holds only complete hours and deliveries still in flight are not gaps.
+        let explicit = self.until.as_deref().is_some_and(|u| u.trim() != "now");
         let until = until.unwrap_or(now);
+        let until = if explicit {
+            until + (3_600 - until.rem_euclid(3_600)) % 3_600
+        } else {
+            until - until.rem_euclid(3_600)
+        };
         let since = since - since.rem_euclid(3_600);
-        let until = until + (3_600 - until.rem_euclid(3_600)) % 3_600;
         if until <= since {
             return Err(Error::usage(
                 "the window is empty (--until is not after --since)",
@@ -622,9 +630,14 @@ mod tests {
             w(Some("2026-01-01"), Some("2026-01-01T00:30:00Z")).unwrap(),
             Some((1_767_225_600, 1_767_229_200))
         );
+        // `now` rounds down: only complete hours.
         assert_eq!(
             w(Some("1h"), None).unwrap(),
-            Some((1_767_225_600, 1_767_232_800))
+            Some((1_767_225_600, 1_767_229_200))
+        );
+        assert_eq!(
+            w(Some("2h"), Some("now")).unwrap(),
+            Some((1_767_222_000, 1_767_229_200))
         );
         assert_eq!(w(None, None).unwrap(), None);
         assert!(w(None, Some("now")).is_err());

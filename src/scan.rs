@@ -241,7 +241,7 @@ fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut
         );
         shared.progress.inc(1);
         if let Some(eb) = events.as_mut()
-            && eb.len >= crate::sink::ROW_GROUP_ROWS
+            && eb.len >= crate::sink::BATCH_ROWS
         {
             send_events(&shared, eb);
         }

@@ -17,16 +17,24 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use crate::coverage::{Counters, Gap};
 use crate::error::{Error, ErrorKind, Result};
 
-/// Rows per row group (and per flushed batch).
+/// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// The writer properties every table uses.
-pub fn writer_properties() -> WriterProperties {
+/// Rows per row group of `files.parquet`: one row per object, so an open 64k-row group would
+/// grow with the number of objects read; 8k keeps peak memory flat from 1 GB to 4 GB corpora.
+pub const FILES_ROW_GROUP_ROWS: usize = 8 * 1024;
+
+/// Rows buffered as Rust values before they are encoded into the open row group; small, so
+/// memory stays flat however many objects a run reads.
+pub const BATCH_ROWS: usize = 8 * 1024;
+
+/// The writer properties every table uses, with its row-group size.
+pub fn writer_properties(row_group_rows: usize) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("zstd level 3 is valid"),
         ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(row_group_rows))
         // Page-level statistics let DuckDB/Athena skip pages on account/region/time filters.
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(format!("trailproof {}", env!("CARGO_PKG_VERSION")))
@@ -119,6 +127,14 @@ pub struct TableWriter {
 
 impl TableWriter {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
+        Self::with_properties(path, schema, writer_properties(ROW_GROUP_ROWS))
+    }
+
+    pub fn with_properties(
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<Self> {
         let file = File::create(path).map_err(|e| {
             Error::with_source(
                 ErrorKind::Io,
@@ -126,14 +142,13 @@ impl TableWriter {
                 e,
             )
         })?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-            .map_err(|e| {
-                Error::with_source(
-                    ErrorKind::Output,
-                    format!("cannot start {}", path.display()),
-                    e,
-                )
-            })?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Output,
+                format!("cannot start {}", path.display()),
+                e,
+            )
+        })?;
         Ok(TableWriter {
             writer,
             schema,
@@ -276,6 +291,17 @@ pub struct FileRow {
     pub error: Option<String>,
 }
 
+/// `files.parquet`: small row groups, and no dictionary for the columns whose values are all
+/// distinct (a dictionary there only costs memory and space).
+pub fn files_properties() -> WriterProperties {
+    let mut b = writer_properties(FILES_ROW_GROUP_ROWS).into_builder();
+    for column in ["key", "sha256", "error"] {
+        b = b
+            .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(column), false);
+    }
+    b.build()
+}
+
 /// Buffers `files.parquet` rows and flushes them a row group at a time.
 pub struct FilesWriter {
     w: TableWriter,
@@ -292,7 +318,7 @@ impl FilesWriter {
 
     pub fn push(&mut self, row: FileRow) -> Result<()> {
         self.rows.push(row);
-        if self.rows.len() >= ROW_GROUP_ROWS {
+        if self.rows.len() >= BATCH_ROWS {
             self.flush()
         } else {
             Ok(())
@@ -428,9 +454,13 @@ mod tests {
 
     #[test]
     fn properties_are_chosen_on_purpose() {
-        let p = writer_properties();
+        let p = writer_properties(ROW_GROUP_ROWS);
         assert_eq!(p.max_row_group_row_count(), Some(ROW_GROUP_ROWS));
         assert!(p.created_by().starts_with("trailproof "));
+        let f = files_properties();
+        assert_eq!(f.max_row_group_row_count(), Some(FILES_ROW_GROUP_ROWS));
+        assert!(!f.dictionary_enabled(&parquet::schema::types::ColumnPath::from("key")));
+        assert!(f.dictionary_enabled(&parquet::schema::types::ColumnPath::from("status")));
         assert_eq!(
             p.compression(&parquet::schema::types::ColumnPath::from("x")),
             Compression::ZSTD(ZstdLevel::try_new(3).unwrap())
