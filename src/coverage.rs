@@ -142,7 +142,7 @@ impl FileCounter {
 
     /// Counts one record of the current file.
     pub fn event(&mut self, ctx: &FileContext<'_>, agg: &mut Aggregate, r: &Record<'_>) {
-        let Some(t) = r.event_time.and_then(parse_event_time) else {
+        let Some(t) = r.event_time.as_deref().and_then(parse_event_time) else {
             agg.bad_time += 1;
             return;
         };
@@ -152,7 +152,7 @@ impl FileCounter {
         }
         let hour = t - t.rem_euclid(3_600);
         let c = self.scratch.entry(hour).or_default();
-        let global = r.event_source.is_some_and(is_global_source);
+        let global = r.event_source.as_deref().is_some_and(is_global_source);
         match r.class() {
             EventClass::ManagementRead => {
                 c.mgmt_read += 1;
@@ -173,7 +173,7 @@ impl FileCounter {
         if lag > self.late_threshold_s {
             c.late_events += 1;
         }
-        if let Some(claimed) = r.aws_region
+        if let Some(claimed) = r.aws_region.as_deref()
             && claimed != ctx.region
             && !global
         {
@@ -537,12 +537,12 @@ mod tests {
 
     fn rec<'a>(time: &'a str, region: &'a str, source: &'a str, ro: Option<bool>) -> Record<'a> {
         Record {
-            event_time: Some(time),
-            aws_region: Some(region),
-            event_source: Some(source),
+            event_time: Some(time.into()),
+            aws_region: Some(region.into()),
+            event_source: Some(source.into()),
             read_only: ro,
             management_event: Some(true),
-            event_category: Some("Management"),
+            event_category: Some("Management".into()),
             ..Default::default()
         }
     }

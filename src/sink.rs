@@ -392,20 +392,21 @@ impl EventsBuilder {
         self.s[1].append_value(region);
         self.time.append_option(
             r.event_time
+                .as_deref()
                 .and_then(crate::decode::parse_event_time)
                 .map(micros),
         );
-        self.s[2].append_option(r.aws_region);
-        self.s[3].append_option(r.event_source);
-        self.s[4].append_option(r.event_name);
+        self.s[2].append_option(r.aws_region.as_deref());
+        self.s[3].append_option(r.event_source.as_deref());
+        self.s[4].append_option(r.event_name.as_deref());
         self.read_only.append_option(r.read_only);
         self.management.append_option(r.management_event);
-        self.s[5].append_option(r.event_category);
-        self.s[6].append_option(r.event_type);
-        self.s[7].append_option(r.recipient_account_id);
-        self.s[8].append_option(r.user_identity.as_ref().and_then(|u| u.kind));
-        self.s[9].append_option(r.error_code);
-        self.s[10].append_option(r.user_agent);
+        self.s[5].append_option(r.event_category.as_deref());
+        self.s[6].append_option(r.event_type.as_deref());
+        self.s[7].append_option(r.recipient_account_id.as_deref());
+        self.s[8].append_option(r.user_identity.as_ref().and_then(|u| u.kind.as_deref()));
+        self.s[9].append_option(r.error_code.as_deref());
+        self.s[10].append_option(r.user_agent.as_deref());
         self.len += 1;
     }
 

@@ -1,0 +1,226 @@
+//! Criterion benches, one group per stage of the log pipeline, on a generated corpus:
+//! `decode/gunzip`, `decode/parse`, `decode/sha256`, `coverage/aggregate`, `sink/parquet`.
+//! Run: `cargo bench --bench pipeline`. Throughput is decompressed bytes (or rows).
+
+use std::hint::black_box;
+use std::io::Read;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sha2::{Digest, Sha256};
+use trailproof::coverage::{Aggregate, FileContext, FileCounter};
+use trailproof::decode::{Decoder, Parser};
+use trailproof::generate::{GenConfig, generate};
+
+/// About 50 MB of JSON in ~1,700 objects, like a busy account's hours.
+fn corpus() -> Vec<Vec<u8>> {
+    let cfg = GenConfig {
+        regions: vec![
+            "us-east-1".into(),
+            "eu-west-1".into(),
+            "ap-south-1".into(),
+            "sa-east-1".into(),
+        ],
+        hours: 6,
+        events_per_hour: 2_000,
+        max_files_per_slot: 2,
+        extras: false,
+        ..Default::default()
+    };
+    let mut objects = Vec::new();
+    generate(&cfg, &mut |_, body| {
+        objects.push(body);
+        Ok(())
+    })
+    .expect("generate");
+    objects
+}
+
+fn inflated(objects: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut d = Decoder::new(1 << 30);
+    objects
+        .iter()
+        .map(|o| {
+            d.inflate(o, true).expect("inflate");
+            d.decompressed().to_vec()
+        })
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let objects = corpus();
+    let plain = inflated(&objects);
+    let json_bytes: u64 = plain.iter().map(|p| p.len() as u64).sum();
+
+    let mut g = c.benchmark_group("decode/gunzip");
+    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
+    g.bench_function("libdeflate whole buffer (trailproof)", |b| {
+        let mut d = Decoder::new(1 << 30);
+        b.iter(|| {
+            for o in &objects {
+                black_box(d.inflate(o, true).expect("inflate"));
+            }
+        })
+    });
+    g.bench_function(
+        format!("flate2 MultiGzDecoder ({})", flate2_backend()),
+        |b| {
+            let mut buf = Vec::new();
+            b.iter(|| {
+                for o in &objects {
+                    buf.clear();
+                    flate2::read::MultiGzDecoder::new(o.as_slice())
+                        .read_to_end(&mut buf)
+                        .expect("inflate");
+                    black_box(buf.len());
+                }
+            })
+        },
+    );
+    g.finish();
+
+    let mut g = c.benchmark_group("decode/parse");
+    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
+    for (name, parser) in [
+        ("simd-json serde", Parser::SimdJson),
+        ("serde_json", Parser::SerdeJson),
+    ] {
+        g.bench_function(name, |b| {
+            let mut d = Decoder::with_parser(1 << 30, parser);
+            b.iter(|| {
+                let mut events = 0usize;
+                for p in &plain {
+                    d.inflate(p, false).expect("copy");
+                    events += d
+                        .parse(|r| {
+                            black_box(r);
+                        })
+                        .expect("parse");
+                }
+                black_box(events)
+            })
+        });
+    }
+    g.finish();
+
+    // Real records (deeper, more fields) decide between parsers; present only in the workplace.
+    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/invictus-aws-dataset/CloudTrail");
+    if let Ok(dir) = std::fs::read_dir(&real) {
+        let files: Vec<Vec<u8>> = dir
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .collect();
+        let bytes: u64 = files.iter().map(|f| f.len() as u64).sum();
+        let mut g = c.benchmark_group("decode/parse-real");
+        g.throughput(Throughput::Bytes(bytes)).sample_size(20);
+        for (name, parser) in [
+            ("simd-json serde", Parser::SimdJson),
+            ("serde_json", Parser::SerdeJson),
+        ] {
+            g.bench_function(name, |b| {
+                let mut d = Decoder::with_parser(1 << 30, parser);
+                b.iter(|| {
+                    let mut events = 0usize;
+                    for f in &files {
+                        d.inflate(f, false).expect("copy");
+                        events += d
+                            .parse(|r| {
+                                black_box(r);
+                            })
+                            .expect("parse");
+                    }
+                    assert_eq!(events, 2_900);
+                    black_box(events)
+                })
+            });
+        }
+        g.finish();
+    }
+
+    let mut g = c.benchmark_group("decode/sha256");
+    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
+    g.bench_function("sha2", |b| {
+        b.iter(|| {
+            for p in &plain {
+                black_box(Sha256::digest(p));
+            }
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("coverage/aggregate");
+    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
+    g.bench_function("parse + aggregate (simd-json)", |b| {
+        let mut d = Decoder::new(1 << 30);
+        b.iter(|| {
+            let mut agg = Aggregate::default();
+            let mut fc = FileCounter::new((i64::MIN / 2, i64::MAX / 2), 3_600);
+            let ctx = FileContext {
+                account: "111122223333",
+                region: "us-east-1",
+                delivered_at: 1_767_225_900,
+                compressed_bytes: 1,
+            };
+            for p in &plain {
+                d.inflate(p, false).expect("copy");
+                d.parse(|r| fc.event(&ctx, &mut agg, r)).expect("parse");
+                fc.finish(&ctx, &mut agg);
+            }
+            black_box(agg.cells.len())
+        })
+    });
+    g.bench_function("whole file: inflate + sha256 + parse + aggregate", |b| {
+        let mut d = Decoder::new(1 << 30);
+        b.iter(|| {
+            let mut agg = Aggregate::default();
+            let mut fc = FileCounter::new((i64::MIN / 2, i64::MAX / 2), 3_600);
+            let ctx = FileContext {
+                account: "111122223333",
+                region: "us-east-1",
+                delivered_at: 1_767_225_900,
+                compressed_bytes: 1,
+            };
+            for o in &objects {
+                d.inflate(o, true).expect("inflate");
+                black_box(Sha256::digest(d.decompressed()));
+                d.parse(|r| fc.event(&ctx, &mut agg, r)).expect("parse");
+                fc.finish(&ctx, &mut agg);
+            }
+            black_box(agg.cells.len())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("sink/parquet");
+    let counters = trailproof::coverage::Counters {
+        mgmt_read: 10,
+        mgmt_write: 3,
+        first_event: 1,
+        last_event: 2,
+        ..Default::default()
+    };
+    let regions: Vec<String> = (0..17).map(|i| format!("region-{i}")).collect();
+    let rows = 17 * 24 * 30;
+    g.throughput(Throughput::Elements(rows as u64))
+        .sample_size(10);
+    g.bench_function("coverage rows (30 days x 17 regions)", |b| {
+        b.iter(|| {
+            let it = (0..rows).map(|i| {
+                (
+                    "111122223333",
+                    regions[i % 17].as_str(),
+                    (i / 17) as i64 * 3_600,
+                    &counters,
+                )
+            });
+            trailproof::sink::write_coverage(std::path::Path::new("/dev/null"), it).expect("write")
+        })
+    });
+    g.finish();
+}
+
+fn flate2_backend() -> &'static str {
+    "miniz_oxide"
+}
+
+criterion_group!(pipeline, benches);
+criterion_main!(pipeline);
