@@ -492,29 +492,82 @@ struct Pending {
     json: String,
 }
 
-/// Writes one record as CloudTrail would (field order as in real files).
-#[allow(clippy::too_many_arguments)]
+/// User agents seen in real trails: CLI, SDKs, Terraform, the console.
+const USER_AGENTS: &[&str] = &[
+    "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79 exe/x86_64.amzn.2023 prompt/off command/ec2.describe-instances",
+    "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#6.1.79 md/arch#x86_64 lang/python#3.12.2 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69",
+    "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.42.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.3 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.1",
+    "aws-internal/3 aws-sdk-java/1.12.677 Linux/5.10.213-180.871.amzn2int.x86_64 OpenJDK_64-Bit_Server_VM/25.402-b08 java/1.8.0_402 vendor/Oracle_Corporation cfg/retry-mode/standard",
+    "AWS Internal",
+    "console.amazonaws.com",
+];
+
+/// Writes one record as CloudTrail would (field order as in real files), with the nesting
+/// real records carry (session context, request parameters, response elements, resources).
 fn record(rng: &mut Rng, tpl: &Template, account: &str, region: &str, time: i64) -> String {
-    let mut s = String::with_capacity(1200);
-    let user = rng.below(5);
+    let mut s = String::with_capacity(1600);
     let key = rng.alnum(16).to_uppercase();
+    let user = rng.below(7);
+    if tpl.event_type == "AwsServiceEvent" {
+        s.push_str(&format!(
+            "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"accountId\":\"{account}\",\"invokedBy\":\"{}\"}},",
+            tpl.source
+        ));
+    } else if rng.below(5) < 3 {
+        let role = [
+            "Admin",
+            "ReadOnly",
+            "Deploy",
+            "OrganizationAccountAccessRole",
+            "AWSReservedSSO_PowerUser_4f1a",
+        ][rng.below(5) as usize];
+        let created = rfc3339(time - rng.below(3_600) as i64);
+        s.push_str(&format!(
+            "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"type\":\"AssumedRole\",\"principalId\":\"AROA{key}:session-{user}\",\"arn\":\"arn:aws:sts::{account}:assumed-role/{role}/session-{user}\",\"accountId\":\"{account}\",\"accessKeyId\":\"ASIA{}\",\"sessionContext\":{{\"sessionIssuer\":{{\"type\":\"Role\",\"principalId\":\"AROA{key}\",\"arn\":\"arn:aws:iam::{account}:role/{role}\",\"accountId\":\"{account}\",\"userName\":\"{role}\"}},\"attributes\":{{\"creationDate\":\"{created}\",\"mfaAuthenticated\":\"false\"}}}}}},",
+            rng.alnum(16).to_uppercase()
+        ));
+    } else {
+        s.push_str(&format!(
+            "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"type\":\"IAMUser\",\"principalId\":\"AIDA{key}\",\"arn\":\"arn:aws:iam::{account}:user/user{user}\",\"accountId\":\"{account}\",\"accessKeyId\":\"AKIA{}\",\"userName\":\"user{user}\"}},",
+            rng.alnum(16).to_uppercase()
+        ));
+    }
+    let ua = USER_AGENTS[rng.below(USER_AGENTS.len() as u64) as usize];
     s.push_str(&format!(
-        "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"type\":\"{}\",\"principalId\":\"AIDA{key}\",\"arn\":\"arn:aws:iam::{account}:user/user{user}\",\"accountId\":\"{account}\",\"accessKeyId\":\"AKIA{key}\",\"userName\":\"user{user}\"}},",
-        if tpl.event_type == "AwsServiceEvent" { "AWSService" } else { "IAMUser" }
-    ));
-    s.push_str(&format!(
-        "\"eventTime\":\"{}\",\"eventSource\":\"{}\",\"eventName\":\"{}\",\"awsRegion\":\"{region}\",\"sourceIPAddress\":\"203.0.113.{}\",\"userAgent\":\"aws-cli/2.15.{} Python/3.11.6 Linux/6.1 exe/x86_64\",",
+        "\"eventTime\":\"{}\",\"eventSource\":\"{}\",\"eventName\":\"{}\",\"awsRegion\":\"{region}\",\"sourceIPAddress\":\"{}.{}.{}.{}\",\"userAgent\":\"{ua}\",",
         rfc3339(time),
         tpl.source,
         tpl.name,
-        rng.below(250) + 1,
-        rng.below(40)
+        rng.below(223) + 1,
+        rng.below(256),
+        rng.below(256),
+        rng.below(254) + 1
     ));
-    s.push_str(&format!(
-        "\"requestParameters\":{{\"maxResults\":{},\"filterSet\":{{\"items\":[{{\"name\":\"tag:team\",\"valueSet\":{{\"items\":[{{\"value\":\"t{}\"}}]}}}}]}}}},\"responseElements\":null,",
-        rng.below(1000),
-        rng.below(9)
-    ));
+    let id = format!("{:017x}", rng.next_u64() >> 4);
+    match tpl.read_only {
+        Some(false) => {
+            s.push_str(&format!(
+                "\"requestParameters\":{{\"clientToken\":\"{}\",\"tagSpecificationSet\":{{\"items\":[{{\"resourceType\":\"volume\",\"tags\":[{{\"key\":\"team\",\"value\":\"t{}\"}},{{\"key\":\"Name\",\"value\":\"res-{}\"}}]}}]}}}},",
+                rng.uuid().to_uppercase(),
+                rng.below(9),
+                rng.alnum(8)
+            ));
+            s.push_str(&format!(
+                "\"responseElements\":{{\"requestId\":\"{}\",\"resourceId\":\"res-{id}\",\"status\":\"creating\",\"createTime\":{},\"encrypted\":{},\"tagSet\":{{\"items\":[{{\"key\":\"team\",\"value\":\"t{}\"}}]}}}},",
+                rng.uuid(),
+                time * 1_000,
+                rng.below(2) == 0,
+                rng.below(9)
+            ));
+        }
+        _ => {
+            s.push_str(&format!(
+                "\"requestParameters\":{{\"maxResults\":{},\"filterSet\":{{\"items\":[{{\"name\":\"tag:team\",\"valueSet\":{{\"items\":[{{\"value\":\"t{}\"}}]}}}}]}},\"instancesSet\":{{\"items\":[{{\"instanceId\":\"i-{id}\"}}]}}}},\"responseElements\":null,",
+                rng.below(1000),
+                rng.below(9)
+            ));
+        }
+    }
     s.push_str(&format!(
         "\"requestID\":\"{}\",\"eventID\":\"{}\",",
         rng.uuid(),
@@ -522,6 +575,12 @@ fn record(rng: &mut Rng, tpl: &Template, account: &str, region: &str, time: i64)
     ));
     if let Some(ro) = tpl.read_only {
         s.push_str(&format!("\"readOnly\":{ro},"));
+    }
+    if tpl.source == "kms.amazonaws.com" {
+        s.push_str(&format!(
+            "\"resources\":[{{\"accountId\":\"{account}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{account}:key/{}\"}}],",
+            rng.uuid()
+        ));
     }
     s.push_str(&format!("\"eventType\":\"{}\",", tpl.event_type));
     if let Some(cat) = tpl.category {
@@ -531,10 +590,16 @@ fn record(rng: &mut Rng, tpl: &Template, account: &str, region: &str, time: i64)
     if let Some(cat) = tpl.category {
         s.push_str(&format!(",\"eventCategory\":\"{cat}\""));
     }
-    s.push_str(&format!(
-        ",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{}.{region}.amazonaws.com\"}}}}",
-        tpl.source.split('.').next().unwrap_or("api")
-    ));
+    if tpl.event_type != "AwsServiceEvent" {
+        s.push_str(&format!(
+            ",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{}.{region}.amazonaws.com\"}}",
+            tpl.source.split('.').next().unwrap_or("api")
+        ));
+    }
+    if ua == "console.amazonaws.com" {
+        s.push_str(",\"sessionCredentialFromConsole\":\"true\"");
+    }
+    s.push('}');
     s
 }
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Whole-program benchmark: trailproof against zcat, DuckDB and Python on one generated corpus,
+# task "count events by region and readOnly", medians of repeated whole-process runs.
+#
+#   scripts/bench.sh [--quick]
+#
+# Installs what it needs (hyperfine from Debian, DuckDB in the project's tools venv), builds
+# the release binary, generates the corpus once into target/bench-corpus (1 day x 17 regions,
+# ~900 MB of JSON), runs every tool with hyperfine and prints medians and the ratios the
+# throughput targets are stated in. Results are kept in target/bench-runs/DATE/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+if ! command -v hyperfine >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null
+fi
+scripts/moto.sh install >/dev/null
+py="$(scripts/moto.sh python)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+cargo build --release --quiet --bin trailproof
+bin="$target/release/trailproof"
+corpus="$target/bench-corpus"
+if [ ! -f "$corpus/.done" ]; then
+  rm -rf "$corpus"
+  "$bin" generate --out "$corpus" --hours 24 --events-per-hour 2200 --start 2026-01-01 --seed 7 --no-extras
+  touch "$corpus/.done"
+fi
+find "$corpus" -name '*.json.gz' | sort > "$target/bench-files.txt"
+runs=5; slow=3; [ $quick = 1 ] && { runs=2; slow=1; }
+out="$target/bench-runs/$(date -u +%Y-%m-%dT%H%M%SZ)"
+mkdir -p "$out"
+
+cat > "$out/python_stdlib.py" <<'PY'
+import gzip, json, sys, collections
+c = collections.Counter()
+for path in open(sys.argv[1]).read().split():
+    with gzip.open(path) as f:
+        for r in json.load(f)["Records"]:
+            c[(r.get("awsRegion"), r.get("readOnly"))] += 1
+print(sum(c.values()))
+PY
+cat > "$out/duckdb_count.py" <<'PY'
+import duckdb, sys
+con = duckdb.connect()
+con.sql("SET threads = 2")
+q = f"""
+SELECT r.awsRegion, r.readOnly, count(*) FROM (
+  SELECT unnest(from_json(json, '{{"Records":[{{"awsRegion":"VARCHAR","readOnly":"BOOLEAN"}}]}}').Records) AS r
+  FROM read_json_objects('{sys.argv[1]}/**/*.json.gz', maximum_object_size = 1000000000)
+) GROUP BY ALL
+"""
+print(sum(row[2] for row in con.sql(q).fetchall()))
+PY
+
+# Every tool must count the same events.
+want="$("$bin" scan "$corpus" --out "$out/scan" --no-progress --format json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["outcome"]["stats"]["events"])')"
+for tool in "$py $out/python_stdlib.py $target/bench-files.txt" "$py $out/duckdb_count.py $corpus"; do
+  got="$(sh -c "$tool")"
+  [ "$got" = "$want" ] || { echo "bench: $tool counted $got events, trailproof $want" >&2; exit 1; }
+done
+
+hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$out/fast.json" \
+  -n "zcat" "xargs zcat < $target/bench-files.txt > /dev/null" \
+  -n "trailproof 2 workers" "$bin scan $corpus --out $out/scan --no-progress --workers 2" \
+  -n "trailproof 1 worker" "$bin scan $corpus --out $out/scan --no-progress --workers 1" >/dev/null
+hyperfine --style basic --runs "$slow" --export-json "$out/slow.json" \
+  -n "DuckDB (threads=2)" "$py $out/duckdb_count.py $corpus" \
+  -n "Python gzip+json (1 process)" "$py $out/python_stdlib.py $target/bench-files.txt" >/dev/null
+
+"$py" - "$out" "$corpus" "$want" <<'PY'
+import json, os, sys, statistics
+out, corpus, events = sys.argv[1], sys.argv[2], int(sys.argv[3])
+res = {}
+for f in ("fast.json", "slow.json"):
+    for r in json.load(open(os.path.join(out, f)))["results"]:
+        res[r["command"]] = r
+gz = sum(os.path.getsize(os.path.join(d, n)) for d, _, fs in os.walk(corpus) for n in fs if n.endswith(".gz"))
+files = sum(1 for d, _, fs in os.walk(corpus) for n in fs if n.endswith(".gz"))
+m = {k: statistics.median(v["times"]) for k, v in res.items()}
+tp2, tp1 = m["trailproof 2 workers"], m["trailproof 1 worker"]
+lines = [
+    f"corpus: {files} files, {gz/1e6:.1f} MB gzip, {events:,} events ({corpus})",
+    f"machine: {os.cpu_count()} cores; medians of whole-process runs",
+    "",
+    "| tool | median s | min-max s | ratio to trailproof 2 workers |",
+    "|---|---|---|---|",
+]
+for k in ["trailproof 2 workers", "trailproof 1 worker", "zcat", "DuckDB (threads=2)", "Python gzip+json (1 process)"]:
+    t = res[k]["times"]
+    lines.append(f"| {k} | {m[k]:.2f} | {min(t):.2f}-{max(t):.2f} | {m[k]/tp2:.2f} |")
+lines += [
+    "",
+    f"trailproof vs DuckDB, same threads: {m['DuckDB (threads=2)']/tp2:.1f}x faster (target >= 10x)",
+    f"trailproof vs zcat alone:           {m['zcat']/tp2:.1f}x faster (target >= 2x)",
+    f"1 -> 2 workers:                     {tp1/tp2:.2f}x (target >= 1.8x)",
+]
+text = "\n".join(lines)
+print(text)
+open(os.path.join(out, "summary.md"), "w").write(text + "\n")
+PY
+echo "bench: results in $out"
