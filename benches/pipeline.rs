@@ -78,30 +78,7 @@ fn benches(c: &mut Criterion) {
     );
     g.finish();
 
-    let mut g = c.benchmark_group("decode/parse");
-    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
-    for (name, parser) in [
-        ("simd-json serde", Parser::SimdJson),
-        ("serde_json", Parser::SerdeJson),
-    ] {
-        g.bench_function(name, |b| {
-            let mut d = Decoder::with_parser(1 << 30, parser);
-            b.iter(|| {
-                let mut events = 0usize;
-                for p in &plain {
-                    d.inflate(p, false).expect("copy");
-                    events += d
-                        .parse(|r| {
-                            black_box(r);
-                        })
-                        .expect("parse");
-                }
-                black_box(events)
-            })
-        });
-    }
-    g.finish();
-
+    bench_parsers(c, "decode/parse", &plain, None);
     // Real records (deeper, more fields) decide between parsers; present only in the workplace.
     let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/invictus-aws-dataset/CloudTrail");
@@ -109,31 +86,7 @@ fn benches(c: &mut Criterion) {
         let files: Vec<Vec<u8>> = dir
             .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
             .collect();
-        let bytes: u64 = files.iter().map(|f| f.len() as u64).sum();
-        let mut g = c.benchmark_group("decode/parse-real");
-        g.throughput(Throughput::Bytes(bytes)).sample_size(20);
-        for (name, parser) in [
-            ("simd-json serde", Parser::SimdJson),
-            ("serde_json", Parser::SerdeJson),
-        ] {
-            g.bench_function(name, |b| {
-                let mut d = Decoder::with_parser(1 << 30, parser);
-                b.iter(|| {
-                    let mut events = 0usize;
-                    for f in &files {
-                        d.inflate(f, false).expect("copy");
-                        events += d
-                            .parse(|r| {
-                                black_box(r);
-                            })
-                            .expect("parse");
-                    }
-                    assert_eq!(events, 2_900);
-                    black_box(events)
-                })
-            });
-        }
-        g.finish();
+        bench_parsers(c, "decode/parse-real", &files, Some(2_900));
     }
 
     let mut g = c.benchmark_group("decode/sha256");
@@ -215,6 +168,38 @@ fn benches(c: &mut Criterion) {
             trailproof::sink::write_coverage(std::path::Path::new("/dev/null"), it).expect("write")
         })
     });
+    g.finish();
+}
+
+/// Every parser over the same decompressed documents (copied into the decoder first, the same
+/// cost for each).
+fn bench_parsers(c: &mut Criterion, group: &str, docs: &[Vec<u8>], expect_events: Option<usize>) {
+    let bytes: u64 = docs.iter().map(|p| p.len() as u64).sum();
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Bytes(bytes)).sample_size(10);
+    for (name, parser) in [
+        ("simd-json serde", Parser::SimdJson),
+        ("serde_json", Parser::SerdeJson),
+    ] {
+        g.bench_function(name, |b| {
+            let mut d = Decoder::with_parser(1 << 30, parser);
+            b.iter(|| {
+                let mut events = 0usize;
+                for doc in docs {
+                    d.inflate(doc, false).expect("copy");
+                    events += d
+                        .parse(|r| {
+                            black_box(r);
+                        })
+                        .expect("parse");
+                }
+                if let Some(n) = expect_events {
+                    assert_eq!(events, n);
+                }
+                black_box(events)
+            })
+        });
+    }
     g.finish();
 }
 

@@ -99,4 +99,31 @@ text = "\n".join(lines)
 print(text)
 open(os.path.join(out, "summary.md"), "w").write(text + "\n")
 PY
+# S3 path: trailproof scan s3:// against a raw 32-way parallel download of the same objects
+# from a local moto server (moto, single-process, is the bottleneck on both sides).
+mdir="$target/moto-bench"
+eval "$(scripts/moto.sh start "$mdir")"
+trap 'scripts/moto.sh stop "$mdir"' EXIT
+export AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+"$py" -c "import boto3; boto3.client('s3', endpoint_url='$TRAILPROOF_TEST_ENDPOINT', region_name='us-east-1').create_bucket(Bucket='bench-s3')"
+"$bin" generate --out s3://bench-s3 --endpoint-url "$TRAILPROOF_TEST_ENDPOINT" --regions us-east-1,eu-west-1,ap-south-1,sa-east-1 \
+  --hours 6 --events-per-hour 2200 --start 2026-01-01 --no-extras
+cat > "$out/raw_download.py" <<'PY'
+import boto3, sys, concurrent.futures as cf
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench-s3") for o in p.get("Contents", [])]
+with cf.ThreadPoolExecutor(32) as ex:
+    print(sum(ex.map(lambda k: len(s3.get_object(Bucket="bench-s3", Key=k)["Body"].read()), keys)))
+PY
+hyperfine --style basic --warmup 1 --runs "$slow" --export-json "$out/s3.json" \
+  -n "raw parallel download (boto3, 32 threads)" "$py $out/raw_download.py $TRAILPROOF_TEST_ENDPOINT" \
+  -n "trailproof scan s3://" "$bin scan s3://bench-s3 --endpoint-url $TRAILPROOF_TEST_ENDPOINT --out $out/scan-s3 --no-progress --since 2026-01-01 --until 2026-01-01T06:00:00Z" >/dev/null
+"$py" - "$out" <<'PY'
+import json, os, statistics, sys
+res = {r["command"]: statistics.median(r["times"]) for r in json.load(open(os.path.join(sys.argv[1], "s3.json")))["results"]}
+raw, tp = res["raw parallel download (boto3, 32 threads)"], res["trailproof scan s3://"]
+text = f"S3 (moto on loopback): raw download {raw:.2f} s, trailproof scan s3:// {tp:.2f} s: {raw/tp*100:.0f}% of raw download throughput (target >= 80%)"
+print(text)
+open(os.path.join(sys.argv[1], "summary.md"), "a").write("\n" + text + "\n")
+PY
 echo "bench: results in $out"

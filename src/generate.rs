@@ -667,8 +667,11 @@ pub fn generate(
                 .cloned()
                 .unwrap_or_else(|| "us-west-2".into());
             let mut slots: BTreeMap<i64, Vec<Pending>> = BTreeMap::new();
-            for h in 0..cfg.hours {
+            // One pass per hour, plus a last one (h == hours) that generates nothing and
+            // delivers every slot still open.
+            for h in 0..=cfg.hours {
                 let hour_start = cfg.start + h as i64 * 3_600;
+                let last = h == cfg.hours;
                 let silent = faults.iter().any(|f| matches!(f, Fault::Silent { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
                 let missing = faults.iter().any(|f| matches!(f, Fault::MissingFiles { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
                 let late = faults.iter().find_map(|f| match f {
@@ -722,7 +725,8 @@ pub fn generate(
                     slots.entry(slot).or_default().push(Pending { json });
                 }
                 // Slots before the next hour can receive no more events (lag >= 0).
-                let ready: Vec<i64> = slots.range(..hour_start + 3_600).map(|(k, _)| *k).collect();
+                let open_until = if last { i64::MAX } else { hour_start + 3_600 };
+                let ready: Vec<i64> = slots.range(..open_until).map(|(k, _)| *k).collect();
                 for slot in ready {
                     let events = slots.remove(&slot).unwrap_or_default();
                     write_slot(
@@ -738,20 +742,6 @@ pub fn generate(
                         put,
                     )?;
                 }
-            }
-            while let Some((slot, events)) = slots.pop_first() {
-                write_slot(
-                    cfg,
-                    &mut rng,
-                    account,
-                    region,
-                    slot,
-                    events,
-                    &mut corrupt_left,
-                    &mut rt,
-                    &mut truth,
-                    put,
-                )?;
             }
             truth.regions.push(rt);
         }

@@ -221,7 +221,7 @@ fn fault(
     (code, gaps(&out), truth, out, t)
 }
 
-fn kinds(rows: &[GapRow]) -> Vec<(&str, &str, &str, i64, i64)> {
+pub fn kinds(rows: &[GapRow]) -> Vec<(&str, &str, &str, i64, i64)> {
     rows.iter()
         .map(|(r, c, k, s, e, _)| (r.as_str(), c.as_str(), k.as_str(), *s, *e))
         .collect()

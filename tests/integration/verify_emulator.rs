@@ -2,7 +2,7 @@
 //! filled by `trailproof generate` over the S3 API, then the log phase proves it or finds the
 //! injected gaps.
 
-use crate::scan_local::{GapRow, gaps};
+use crate::scan_local::{gaps, kinds};
 use crate::util::*;
 
 const START: &str = "2026-01-01T00:00:00Z";
@@ -59,12 +59,6 @@ fn verify(a: &Account, out: &std::path::Path, extra: &[&str]) -> (i32, serde_jso
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
             .unwrap_or(serde_json::Value::Null);
     (res.status.code().unwrap(), summary, stderr)
-}
-
-fn kinds(rows: &[GapRow]) -> Vec<(&str, &str, &str, i64, i64)> {
-    rows.iter()
-        .map(|(r, c, k, s, e, _)| (r.as_str(), c.as_str(), k.as_str(), *s, *e))
-        .collect()
 }
 
 #[tokio::test]
