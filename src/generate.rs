@@ -683,7 +683,7 @@ pub fn generate(
                 let no_writes = faults.iter().any(|f| matches!(f, Fault::NoWrites { .. }));
                 let is_global = region == global && !no_global;
                 let base = cfg.events_per_hour as u64 * if is_global { 2 } else { 1 };
-                let n = if silent {
+                let n = if silent || last {
                     0
                 } else {
                     base / 2 + rng.below(base + 1)
@@ -1048,6 +1048,38 @@ mod tests {
             .find(|r| r.region == "us-east-1")
             .unwrap();
         assert!(east.global_read + east.global_write > 0);
+    }
+
+    #[test]
+    fn no_event_is_generated_outside_the_hours() {
+        let cfg = small();
+        let end = cfg.start + cfg.hours as i64 * 3_600;
+        let mut times = Vec::new();
+        generate(
+            &GenConfig {
+                extras: false,
+                ..cfg.clone()
+            },
+            &mut |_, body| {
+                let json = crate::generate::tests::gunzip(&body);
+                for part in json.split("\"eventTime\":\"").skip(1) {
+                    times.push(crate::decode::parse_event_time(&part[..20]).unwrap());
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(!times.is_empty());
+        assert!(
+            times.iter().all(|t| *t >= cfg.start && *t < end),
+            "an event outside [start, end)"
+        );
+    }
+
+    fn gunzip(data: &[u8]) -> String {
+        let mut d = crate::decode::Decoder::new(1 << 30);
+        d.inflate(data, true).unwrap();
+        String::from_utf8(d.decompressed().to_vec()).unwrap()
     }
 
     #[test]
