@@ -102,7 +102,7 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("coverage/aggregate");
     g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
-    g.bench_function("parse + aggregate (simd-json)", |b| {
+    g.bench_function("parse + aggregate (extract)", |b| {
         let mut d = Decoder::new(1 << 30);
         b.iter(|| {
             let mut agg = Aggregate::default();

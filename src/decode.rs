@@ -170,6 +170,9 @@ impl Record<'_> {
 /// serde_json 674 MiB/s. simd-json is the default; serde_json stays as the reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parser {
+    /// [`crate::extract`]: reads only the wanted fields, skipping the rest; falls back to
+    /// simd-json for any document it declines (escaped wanted strings, malformed input).
+    Extract,
     /// simd-json's serde front end (rewrites the buffer in place to unescape).
     SimdJson,
     /// serde_json.
@@ -190,7 +193,7 @@ impl Decoder {
     /// `max_decompressed`: objects that inflate beyond this many bytes are rejected
     /// (`too_large`) rather than read into memory.
     pub fn new(max_decompressed: usize) -> Self {
-        Self::with_parser(max_decompressed, Parser::SimdJson)
+        Self::with_parser(max_decompressed, Parser::Extract)
     }
 
     pub fn with_parser(max_decompressed: usize, parser: Parser) -> Self {
@@ -277,10 +280,17 @@ impl Decoder {
 
     /// Parses the inflated buffer and calls `visit` for every record.
     pub fn parse(&mut self, mut visit: impl FnMut(&Record<'_>)) -> Result<usize, DecodeError> {
+        if self.parser == Parser::Extract
+            && let Ok(n) = crate::extract::extract(&self.buf[..self.len], &mut visit)
+        {
+            return Ok(n);
+        }
         let data = &mut self.buf[..self.len];
         let envelope: Result<Envelope<'_>, String> = match self.parser {
-            Parser::SimdJson => simd_json::serde::from_slice_with_buffers(data, &mut self.buffers)
-                .map_err(|e| e.to_string()),
+            Parser::SimdJson | Parser::Extract => {
+                simd_json::serde::from_slice_with_buffers(data, &mut self.buffers)
+                    .map_err(|e| e.to_string())
+            }
             Parser::SerdeJson => serde_json::from_slice(data).map_err(|e| e.to_string()),
         };
         let envelope = envelope.map_err(|e| DecodeError::new(DecodeErrorCode::InvalidJson, e))?;
@@ -347,7 +357,7 @@ mod tests {
         {"eventTime":"2023-07-10T12:16:04Z","eventSource":"old.amazonaws.com","readOnly":true}
     ]}"#;
 
-    const PARSERS: [Parser; 2] = [Parser::SimdJson, Parser::SerdeJson];
+    const PARSERS: [Parser; 3] = [Parser::Extract, Parser::SimdJson, Parser::SerdeJson];
 
     #[test]
     fn every_parser_reads_escapes_and_flags_alike() {

@@ -13,6 +13,7 @@ pub mod coverage;
 pub mod decode;
 pub mod error;
 pub mod evidence;
+pub mod extract;
 pub mod generate;
 pub mod layout;
 pub mod regions;

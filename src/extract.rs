@@ -1,0 +1,492 @@
+//! A depth-aware field extractor for CloudTrail log documents: walks `{"Records":[…]}` once,
+//! reads the dozen fields coverage needs from each record (and `userIdentity.type`) and skips
+//! everything else without building any value.
+//!
+//! It is strict where it reads and conservative everywhere else: the whole buffer must be valid
+//! UTF-8, the structure (braces, brackets, colons, commas, string quoting) is checked, and any
+//! surprise — an escape inside a wanted string, a duplicate wanted key, a malformed value — makes
+//! it give up ([`Unsupported`]) so that the caller parses the document with the full parser,
+//! which then either succeeds identically or names the error. It never guesses.
+
+use std::borrow::Cow;
+
+use crate::decode::{Record, UserIdentity};
+
+/// The extractor declined; parse the document with the full parser instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported;
+
+type R<T> = Result<T, Unsupported>;
+
+/// Nesting deeper than this is left to the full parser (and keeps the recursion bounded).
+const MAX_DEPTH: u32 = 64;
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> R<u8> {
+        self.ws();
+        self.b.get(self.i).copied().ok_or(Unsupported)
+    }
+
+    #[inline]
+    fn expect(&mut self, c: u8) -> R<()> {
+        if self.peek()? == c {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Unsupported)
+        }
+    }
+
+    /// A string without escapes, borrowed; the cursor is on its opening quote.
+    #[inline]
+    fn plain_str(&mut self) -> R<&'a str> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let rest = &self.b[start..];
+        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
+        if rest[end] == b'\\' {
+            return Err(Unsupported);
+        }
+        self.i = start + end + 1;
+        // The whole buffer was validated as UTF-8 and quotes are ASCII, so this cannot fail.
+        std::str::from_utf8(&rest[..end]).map_err(|_| Unsupported)
+    }
+
+    /// Skips a string (escapes allowed); the cursor is on its opening quote.
+    #[inline]
+    fn skip_str(&mut self) -> R<()> {
+        self.expect(b'"')?;
+        loop {
+            let rest = &self.b[self.i..];
+            let at = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
+            if rest[at] == b'"' {
+                self.i += at + 1;
+                return Ok(());
+            }
+            // A backslash escapes the next byte (\uXXXX digits are plain bytes).
+            self.i += at + 2;
+            if self.i > self.b.len() {
+                return Err(Unsupported);
+            }
+        }
+    }
+
+    /// Skips a scalar (number, true, false, null).
+    #[inline]
+    fn skip_scalar(&mut self) -> R<()> {
+        let start = self.i;
+        while let Some(c) = self.b.get(self.i) {
+            match c {
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z' => self.i += 1,
+                _ => break,
+            }
+        }
+        let tok = &self.b[start..self.i];
+        let ok = match tok.first() {
+            Some(b't') => tok == b"true",
+            Some(b'f') => tok == b"false",
+            Some(b'n') => tok == b"null",
+            Some(b'-' | b'0'..=b'9') => tok.iter().all(|c| !c.is_ascii_lowercase() || *c == b'e'),
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(Unsupported) }
+    }
+
+    /// Skips any value.
+    fn skip_value(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Unsupported);
+        }
+        let r = self.skip_value_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn skip_value_inner(&mut self) -> R<()> {
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' => {
+                self.i += 1;
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_str()?;
+                    self.expect(b':')?;
+                    self.skip_value()?;
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Unsupported),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_value()?;
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Unsupported),
+                    }
+                }
+            }
+            _ => self.skip_scalar(),
+        }
+    }
+
+    /// A wanted string field: a plain string, or null.
+    #[inline]
+    fn opt_str(&mut self) -> R<Option<Cow<'a, str>>> {
+        if self.peek()? == b'n' {
+            self.skip_scalar()?;
+            return Ok(None);
+        }
+        Ok(Some(Cow::Borrowed(self.plain_str()?)))
+    }
+
+    /// A flag: true/false/null, or the strings "true"/"false" (any case), as the decoder reads it.
+    #[inline]
+    fn opt_flag(&mut self) -> R<Option<bool>> {
+        match self.peek()? {
+            b't' | b'f' | b'n' => {
+                let start = self.i;
+                self.skip_scalar()?;
+                Ok(match &self.b[start..self.i] {
+                    b"true" => Some(true),
+                    b"false" => Some(false),
+                    _ => None,
+                })
+            }
+            b'"' => {
+                let s = self.plain_str()?;
+                Ok(if s.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if s.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    None
+                })
+            }
+            _ => Err(Unsupported),
+        }
+    }
+
+    fn user_identity(&mut self) -> R<Option<UserIdentity<'a>>> {
+        match self.peek()? {
+            b'n' => {
+                self.skip_scalar()?;
+                return Ok(None);
+            }
+            b'{' => self.i += 1,
+            _ => return Err(Unsupported),
+        }
+        let mut ui = UserIdentity::default();
+        let mut seen = false;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Ok(Some(ui));
+        }
+        loop {
+            let key = self.plain_str()?;
+            self.expect(b':')?;
+            if key == "type" {
+                if seen {
+                    return Err(Unsupported);
+                }
+                seen = true;
+                ui.kind = self.opt_str()?;
+            } else {
+                self.skip_value()?;
+            }
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Ok(Some(ui));
+                }
+                _ => return Err(Unsupported),
+            }
+        }
+    }
+
+    fn record(&mut self) -> R<Record<'a>> {
+        self.expect(b'{')?;
+        let mut r = Record::default();
+        let mut seen = 0u16;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Ok(r);
+        }
+        loop {
+            let key = self.plain_str()?;
+            self.expect(b':')?;
+            let bit = match key {
+                "eventTime" => 0,
+                "awsRegion" => 1,
+                "eventSource" => 2,
+                "eventName" => 3,
+                "readOnly" => 4,
+                "managementEvent" => 5,
+                "eventCategory" => 6,
+                "eventType" => 7,
+                "recipientAccountId" => 8,
+                "userAgent" => 9,
+                "errorCode" => 10,
+                "userIdentity" => 11,
+                _ => 16,
+            };
+            if bit < 16 {
+                if seen & (1 << bit) != 0 {
+                    return Err(Unsupported);
+                }
+                seen |= 1 << bit;
+            }
+            match bit {
+                0 => r.event_time = self.opt_str()?,
+                1 => r.aws_region = self.opt_str()?,
+                2 => r.event_source = self.opt_str()?,
+                3 => r.event_name = self.opt_str()?,
+                4 => r.read_only = self.opt_flag()?,
+                5 => r.management_event = self.opt_flag()?,
+                6 => r.event_category = self.opt_str()?,
+                7 => r.event_type = self.opt_str()?,
+                8 => r.recipient_account_id = self.opt_str()?,
+                9 => r.user_agent = self.opt_str()?,
+                10 => r.error_code = self.opt_str()?,
+                11 => r.user_identity = self.user_identity()?,
+                _ => self.skip_value()?,
+            }
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Ok(r);
+                }
+                _ => return Err(Unsupported),
+            }
+        }
+    }
+}
+
+/// Extracts every record of a CloudTrail document, calling `visit` for each; returns the
+/// number of records. On [`Unsupported`], no record has been visited.
+pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, Unsupported> {
+    if std::str::from_utf8(doc).is_err() {
+        return Err(Unsupported);
+    }
+    let mut c = Cursor {
+        b: doc,
+        i: 0,
+        depth: 0,
+    };
+    c.expect(b'{')?;
+    let mut records: Vec<Record<'_>> = Vec::new();
+    let mut found = false;
+    if c.peek()? != b'}' {
+        loop {
+            let key = c.plain_str()?;
+            c.expect(b':')?;
+            if key == "Records" {
+                if found {
+                    return Err(Unsupported);
+                }
+                found = true;
+                c.expect(b'[')?;
+                if c.peek()? == b']' {
+                    c.i += 1;
+                } else {
+                    loop {
+                        records.push(c.record()?);
+                        match c.peek()? {
+                            b',' => c.i += 1,
+                            b']' => {
+                                c.i += 1;
+                                break;
+                            }
+                            _ => return Err(Unsupported),
+                        }
+                    }
+                }
+            } else {
+                c.skip_value()?;
+            }
+            match c.peek()? {
+                b',' => c.i += 1,
+                b'}' => break,
+                _ => return Err(Unsupported),
+            }
+        }
+    }
+    c.expect(b'}')?;
+    c.ws();
+    if c.i != doc.len() || !found {
+        return Err(Unsupported);
+    }
+    for r in &records {
+        visit(r);
+    }
+    Ok(records.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(doc: &str) -> Result<Vec<String>, Unsupported> {
+        let mut out = Vec::new();
+        extract(doc.as_bytes(), |r| {
+            out.push(format!(
+                "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+                r.event_time,
+                r.aws_region,
+                r.event_source,
+                r.read_only,
+                r.management_event,
+                r.event_category,
+                r.user_identity.as_ref().map(|u| u.kind.clone())
+            ))
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_wanted_fields_at_the_right_depth() {
+        let doc = r#"{"Records":[{"requestParameters":{"eventTime":"no","readOnly":false,"x":[1,{"awsRegion":"no"}]},
+            "eventTime":"2026-01-01T00:00:00Z","awsRegion":"eu-west-1","userIdentity":{"sessionContext":{"type":"no"},"type":"AssumedRole"},
+            "readOnly":"TRUE","managementEvent":null,"eventCategory":"Management","responseElements":null,"n":-1.5e3}], "extra": {"a":"b\"c"} }"#;
+        let got = fields(doc).unwrap();
+        assert_eq!(
+            got,
+            [
+                r#"Some("2026-01-01T00:00:00Z")|Some("eu-west-1")|None|Some(true)|None|Some("Management")|Some(Some("AssumedRole"))"#
+            ]
+        );
+    }
+
+    #[test]
+    fn declines_what_it_does_not_read_itself() {
+        for doc in [
+            r#"{"Records":[{"userAgent":"a \"quoted\" agent"}]}"#,
+            r#"{"Records":[{"awsRegion":"a","awsRegion":"b"}]}"#,
+            r#"{"Records":[{"awsRegion":"a"}]"#,
+            r#"{"Records":[{"awsRegion":"a"},]}"#,
+            r#"{"Records":[{"awsRegion" "a"}]}"#,
+            r#"{"logFiles":[]}"#,
+            r#"{"Records":[]} trailing"#,
+            r#"{"Records":[{"x":tru}]}"#,
+            r#"{"Records":[{"readOnly":1}]}"#,
+            "",
+        ] {
+            assert_eq!(fields(doc), Err(Unsupported), "{doc}");
+        }
+        let deep = format!(
+            r#"{{"Records":[{{"x":{}{}}}]}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(
+            fields(&deep),
+            Err(Unsupported),
+            "deep nesting is left to the full parser"
+        );
+        assert_eq!(
+            extract(&[b'{', 0xff, b'}'], |_| {}),
+            Err(Unsupported),
+            "invalid UTF-8"
+        );
+    }
+
+    /// Every field of every record, as the full parser reads it and as the extractor reads it.
+    fn both(doc: &[u8]) -> (Vec<String>, Result<Vec<String>, Unsupported>) {
+        let show = |r: &Record<'_>| format!("{r:?}");
+        let mut full = Vec::new();
+        let mut d = crate::decode::Decoder::with_parser(1 << 30, crate::decode::Parser::SimdJson);
+        d.inflate(doc, false).unwrap();
+        d.parse(|r| full.push(show(r))).unwrap();
+        let mut fast = Vec::new();
+        let res = extract(doc, |r| fast.push(show(r))).map(|_| fast);
+        (full, res)
+    }
+
+    #[test]
+    fn agrees_with_the_full_parser_on_generated_and_real_documents() {
+        let cfg = crate::generate::GenConfig {
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            hours: 3,
+            events_per_hour: 300,
+            extras: false,
+            ..Default::default()
+        };
+        let mut docs = Vec::new();
+        crate::generate::generate(&cfg, &mut |_, body| {
+            let mut d = crate::decode::Decoder::new(1 << 30);
+            d.inflate(&body, true).unwrap();
+            docs.push(d.decompressed().to_vec());
+            Ok(())
+        })
+        .unwrap();
+        let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/invictus-aws-dataset/CloudTrail");
+        if let Ok(dir) = std::fs::read_dir(real) {
+            docs.extend(dir.filter_map(|e| std::fs::read(e.ok()?.path()).ok()));
+        }
+        let (mut accepted, mut records) = (0, 0);
+        for doc in &docs {
+            let (full, fast) = both(doc);
+            if let Ok(fast) = fast {
+                assert_eq!(fast, full, "extractor and simd-json disagree");
+                accepted += 1;
+                records += fast.len();
+            }
+        }
+        assert!(
+            accepted * 10 >= docs.len() * 9,
+            "the fast path should take nearly every document: {accepted} of {}",
+            docs.len()
+        );
+        assert!(records > 1_000);
+    }
+
+    #[test]
+    fn empty_records_and_escapes_in_skipped_values_are_fine() {
+        assert_eq!(fields(r#" {"Records":[]} "#).unwrap().len(), 0);
+        assert_eq!(
+            fields(r#"{"Records":[{"requestParameters":{"s":"\\ \" \u00e9 }"}}]}"#)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
