@@ -178,6 +178,7 @@ fn bench_parsers(c: &mut Criterion, group: &str, docs: &[Vec<u8>], expect_events
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Bytes(bytes)).sample_size(10);
     for (name, parser) in [
+        ("extract (trailproof)", Parser::Extract),
         ("simd-json serde", Parser::SimdJson),
         ("serde_json", Parser::SerdeJson),
     ] {
