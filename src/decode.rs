@@ -246,14 +246,21 @@ impl Decoder {
             ));
         }
         if raw.len() >= 18 {
-            let trailer: [u8; 4] = raw[raw.len() - 4..].try_into().expect("4 bytes");
-            let size = u32::from_le_bytes(trailer) as usize;
-            if size <= self.max_decompressed {
+            let trailer =
+                |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+            let (crc, size) = (trailer(raw.len() - 8), trailer(raw.len() - 4) as usize);
+            // Trust ISIZE only within the cap and within DEFLATE's maximum ratio (~1032:1), so a
+            // forged trailer cannot make every worker allocate the whole cap.
+            if size <= self.max_decompressed && size <= raw.len().saturating_mul(1032) {
                 if self.buf.len() < size {
                     self.buf.resize(size, 0);
                 }
+                // libdeflate decodes the first member and checks that member's own trailer; the
+                // output must also match the object's final trailer (CRC32 and size), else there
+                // is more than one member (or trailing bytes) and the stream decoder reads all.
                 if let Ok(n) = self.inflater.gzip_decompress(raw, &mut self.buf[..size])
                     && n == size
+                    && libdeflater::crc32(&self.buf[..n]) == crc
                 {
                     self.len = n;
                     return Ok(n);
@@ -442,6 +449,34 @@ mod tests {
         let mut d = Decoder::new(1 << 20);
         assert_eq!(d.inflate(&two, true).unwrap(), DOC.len());
         assert_eq!(d.parse(|_| {}).unwrap(), 6);
+    }
+
+    #[test]
+    fn equal_members_are_all_read() {
+        // Two members of equal size and different content: the fast path must not stop at the
+        // first (regression: its ISIZE equals the final trailer's).
+        let doc = r#"{"Records":[{"eventTime":"2026-01-01T00:00:00Z","awsRegion":"us-east-1"}]}"#;
+        let (a, b) = (&doc[..36], &doc[36..72]);
+        assert_eq!(a.len(), b.len());
+        let mut two = gz(a.as_bytes());
+        two.extend(gz(b.as_bytes()));
+        let mut d = Decoder::new(1 << 20);
+        assert_eq!(d.inflate(&two, true).unwrap(), 72);
+        assert_eq!(d.decompressed(), &doc.as_bytes()[..72]);
+    }
+
+    #[test]
+    fn a_forged_size_does_not_allocate_the_cap() {
+        let mut tiny = gz(b"{}");
+        let n = tiny.len();
+        tiny[n - 4..].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let mut d = Decoder::new(1 << 30);
+        assert!(d.inflate(&tiny, true).is_err());
+        assert!(
+            d.buf.capacity() < 1 << 20,
+            "allocated {} bytes",
+            d.buf.capacity()
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         let rest = &self.b[start..];
         let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
-        if rest[end] == b'\\' {
+        if rest[end] == b'\\' || rest[..end].iter().any(|&c| c < 0x20) {
             return Err(Unsupported);
         }
         self.i = start + end + 1;
@@ -70,21 +70,34 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(&rest[..end]).map_err(|_| Unsupported)
     }
 
-    /// Skips a string (escapes allowed); the cursor is on its opening quote.
+    /// Skips a string; the cursor is on its opening quote. Escapes must be valid JSON escapes
+    /// (a `\\u` escape of a surrogate is declined), and raw control bytes are declined, as the
+    /// full parser would reject them.
     #[inline]
     fn skip_str(&mut self) -> R<()> {
         self.expect(b'"')?;
         loop {
             let rest = &self.b[self.i..];
             let at = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
+            if rest[..at].iter().any(|&c| c < 0x20) {
+                return Err(Unsupported);
+            }
             if rest[at] == b'"' {
                 self.i += at + 1;
                 return Ok(());
             }
-            // A backslash escapes the next byte (\uXXXX digits are plain bytes).
-            self.i += at + 2;
-            if self.i > self.b.len() {
-                return Err(Unsupported);
+            match rest.get(at + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += at + 2,
+                Some(b'u') => {
+                    let hex = rest.get(at + 2..at + 6).ok_or(Unsupported)?;
+                    let text = std::str::from_utf8(hex).map_err(|_| Unsupported)?;
+                    let code = u16::from_str_radix(text, 16).map_err(|_| Unsupported)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) || (0xD800..=0xDFFF).contains(&code) {
+                        return Err(Unsupported);
+                    }
+                    self.i += at + 6;
+                }
+                _ => return Err(Unsupported),
             }
         }
     }
@@ -104,7 +117,7 @@ impl<'a> Cursor<'a> {
             Some(b't') => tok == b"true",
             Some(b'f') => tok == b"false",
             Some(b'n') => tok == b"null",
-            Some(b'-' | b'0'..=b'9') => tok.iter().all(|c| !c.is_ascii_lowercase() || *c == b'e'),
+            Some(b'-' | b'0'..=b'9') => is_number(tok),
             _ => false,
         };
         if ok { Ok(()) } else { Err(Unsupported) }
@@ -300,6 +313,44 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// RFC 8259: `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
+fn is_number(t: &[u8]) -> bool {
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while t.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if t.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == t.len()
+}
+
 /// Extracts every record of a CloudTrail document, calling `visit` for each; returns the
 /// number of records. On [`Unsupported`], no record has been visited.
 pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, Unsupported> {
@@ -407,6 +458,16 @@ mod tests {
             r#"{"Records":[]} trailing"#,
             r#"{"Records":[{"x":tru}]}"#,
             r#"{"Records":[{"readOnly":1}]}"#,
+            r#"{"Records":[{"n":1-2}]}"#,
+            r#"{"Records":[{"n":01}]}"#,
+            r#"{"Records":[{"n":1.}]}"#,
+            r#"{"Records":[{"n":-}]}"#,
+            r#"{"Records":[{"n":1e}]}"#,
+            r#"{"Records":[{"s":"bad \x escape"}]}"#,
+            r#"{"Records":[{"s":"\u12"}]}"#,
+            r#"{"Records":[{"s":"\ud800 lone surrogate"}]}"#,
+            "{\"Records\":[{\"s\":\"raw\ttab\"}]}",
+            "{\"Records\":[{\"userAgent\":\"raw\ttab\"}]}",
             "",
         ] {
             assert_eq!(fields(doc), Err(Unsupported), "{doc}");
@@ -477,6 +538,16 @@ mod tests {
             docs.len()
         );
         assert!(records > 1_000);
+    }
+
+    #[test]
+    fn numbers_follow_the_json_grammar() {
+        for ok in ["0", "-0", "12", "-1.5e3", "1E+2", "0.25", "3e-7"] {
+            assert!(is_number(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1-2", "1..2", "--1", "1e+"] {
+            assert!(!is_number(bad.as_bytes()), "{bad}");
+        }
     }
 
     #[test]

@@ -205,7 +205,7 @@ struct Shared {
     files: Mutex<std::sync::mpsc::SyncSender<FileRow>>,
     events: Option<Mutex<std::sync::mpsc::SyncSender<Vec<arrow_array::ArrayRef>>>>,
     progress: indicatif::ProgressBar,
-    read_bytes: AtomicU64,
+    read_bytes: Arc<AtomicU64>,
 }
 
 struct WorkerOut {
@@ -469,24 +469,37 @@ fn walk_local(
     listed: &AtomicU64,
 ) -> Result<BTreeSet<(String, String)>> {
     let mut seen = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| {
-                Error::with_source(
-                    ErrorKind::Io,
-                    format!("cannot read directory {}", dir.display()),
-                    e,
-                )
-            })?
-            .filter_map(std::result::Result::ok)
-            .collect();
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        Error::with_source(
+            ErrorKind::Io,
+            format!("cannot read {what} {}", path.display()),
+            e,
+        )
+    };
+    // (directory, depth): symlinks are followed (a synced copy may be linked in), and the
+    // depth bound stops a link cycle.
+    let mut stack = vec![(root.to_path_buf(), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        if depth > 64 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{} is nested more than 64 levels deep (a symlink cycle?)",
+                    dir.display()
+                ),
+            ));
+        }
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| io("directory", &dir, e))? {
+            entries.push(entry.map_err(|e| io("directory", &dir, e))?);
+        }
         entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
         for entry in entries {
             let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
+            // Follows symlinks; an entry that cannot be inspected is an error, never skipped.
+            let meta = std::fs::metadata(&path).map_err(|e| io("file", &path, e))?;
             if meta.is_dir() {
-                stack.push(path);
+                stack.push((path, depth + 1));
                 continue;
             }
             let Ok(rel) = path.strip_prefix(root) else {
@@ -568,13 +581,14 @@ pub async fn run(
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let read_bytes = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Shared {
         opts: opts.clone(),
         count_window,
         files: Mutex::new(files_tx),
         events: events_tx,
         progress: progress.clone(),
-        read_bytes: AtomicU64::new(0),
+        read_bytes: read_bytes.clone(),
     });
     let workers = opts.workers.max(1);
     let (tx, rx) = mpsc::channel::<Job>(workers * 2);
@@ -588,15 +602,19 @@ pub async fn run(
                 .expect("spawn decode worker")
         })
         .collect();
+    // Only the workers hold the receiver: if they all stop early, senders see the channel
+    // closed instead of blocking forever.
+    drop(rx);
     let listed = Arc::new(AtomicU64::new(0));
     let ticker = {
-        let (shared, progress) = (shared.clone(), progress.clone());
+        // The ticker holds only its counter, never the writers' senders.
+        let (read_bytes, progress) = (read_bytes.clone(), progress.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                 progress.set_message(format!(
                     "{:.1} MB read",
-                    shared.read_bytes.load(Ordering::Relaxed) as f64 / 1e6
+                    read_bytes.load(Ordering::Relaxed) as f64 / 1e6
                 ));
             }
         })

@@ -651,7 +651,7 @@ pub fn evaluate(facts: &Facts, opts: &CheckOptions) -> Evaluation {
             });
         }
         eval.compliant_trails = candidates.iter().map(|c| c.arn.clone()).collect();
-    } else if !decide_inconclusive(&mut eval, identity, &trails) {
+    } else if !decide_inconclusive(&mut eval, identity, &trails, opts) {
         decide_fail(&mut eval, &trails);
         eval.findings.extend(scope_findings);
     } else {
@@ -748,16 +748,16 @@ fn decide_inconclusive(
     eval: &mut Evaluation,
     identity: &super::model::Identity,
     trails: &[TrailAssessment],
+    opts: &CheckOptions,
 ) -> bool {
     let mut decided = false;
     for a in trails.iter().filter(|a| a.multi_region) {
         let unknown = a.status_error.as_ref().or(a.selectors_error.as_ref());
         let Some(failure) = unknown else { continue };
         let could_log = a.is_logging != Some(false);
-        let could_select = a.strict_ok.is_none()
-            || a.classes
-                .iter()
-                .any(SelectorClass::is_full_ignoring_exclusions);
+        // Unknown selectors could qualify; known ones qualify as the verdict reads them (strict,
+        // cis-literal, or --semantic, where split selectors count).
+        let could_select = a.strict_ok.is_none() || selectors_qualify(a, opts) == Some(true);
         if !(could_log && could_select) {
             continue;
         }
@@ -829,10 +829,12 @@ fn decide_fail(eval: &mut Evaluation, trails: &[TrailAssessment]) {
         eval.remediation.extend(create);
         return;
     }
+    // Trails that are (or may be, status unknown) logging: their selectors decide the reason.
+    // NOT_LOGGING only when every multi-region trail is known to be stopped.
     let logging: Vec<&TrailAssessment> = mr
         .iter()
         .copied()
-        .filter(|a| a.is_logging == Some(true))
+        .filter(|a| a.is_logging != Some(false))
         .collect();
     if logging.is_empty() {
         for a in &mr {

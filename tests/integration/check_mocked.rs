@@ -480,3 +480,40 @@ async fn invalid_credentials_is_error() {
     let eval = run(w, CheckOptions::default()).await;
     assert_eval(&eval, Verdict::Error, Some("INVALID_CREDENTIALS"));
 }
+
+#[tokio::test]
+async fn unknown_status_with_split_selectors_is_inconclusive_under_semantic() {
+    let split = vec![
+        EventSelector::builder()
+            .read_write_type(ReadWriteType::ReadOnly)
+            .include_management_events(true)
+            .build(),
+        EventSelector::builder()
+            .read_write_type(ReadWriteType::WriteOnly)
+            .include_management_events(true)
+            .build(),
+    ];
+    let world = || {
+        let mut w = World::compliant();
+        w.status = vec![(arn(CALLER, "main"), Err("AccessDeniedException"))];
+        w.selectors = vec![(arn(CALLER, "main"), Ok(split.clone()))];
+        w
+    };
+    // Under --semantic the split selectors would qualify if the trail logs: not knowing is
+    // INCONCLUSIVE, never FAIL.
+    let semantic = CheckOptions {
+        semantic: true,
+        ..CheckOptions::default()
+    };
+    assert_eval(
+        &run(world(), semantic).await,
+        Verdict::Inconclusive,
+        Some("PERMISSION_DENIED(cloudtrail:GetTrailStatus)"),
+    );
+    // Without it they cannot qualify whatever the status: FAIL, for the selectors, not NOT_LOGGING.
+    assert_eval(
+        &run(world(), CheckOptions::default()).await,
+        Verdict::Fail,
+        Some("SPLIT_SELECTORS"),
+    );
+}

@@ -416,6 +416,35 @@ fn org_and_prefix_layouts_scan() {
 }
 
 #[test]
+fn symlinked_region_folders_are_followed() {
+    let (t, corpus, out) = tmp();
+    let truth = generate(&corpus, &[]);
+    let region = corpus.join("AWSLogs/111122223333/CloudTrail/eu-west-1");
+    let elsewhere = t.path().join("moved-eu-west-1");
+    std::fs::rename(&region, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &region).unwrap();
+    let (code, summary) = scan(&corpus, &out, &[]);
+    assert_eq!(code, 0, "{summary:#}");
+    let eu = summary["outcome"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .cloned();
+    let want = truth["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .unwrap()["mgmt_read"]
+        .clone();
+    assert_eq!(
+        eu.expect("eu-west-1 is expected")["totals"]["mgmt_read"],
+        want
+    );
+}
+
+#[test]
 fn missing_expected_region_is_a_gap() {
     let (_t, corpus, out) = tmp();
     generate(&corpus, &[]);
