@@ -35,6 +35,18 @@ fn corpus() -> Vec<Vec<u8>> {
     objects
 }
 
+/// The file every aggregate bench counts into, and a counter with an unbounded window.
+const CTX: FileContext<'static> = FileContext {
+    account: "111122223333",
+    region: "us-east-1",
+    delivered_at: 1_767_225_900,
+    compressed_bytes: 1,
+};
+
+fn counter() -> FileCounter {
+    FileCounter::new((i64::MIN / 2, i64::MAX / 2), 3_600)
+}
+
 fn inflated(objects: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut d = Decoder::new(1 << 30);
     objects
@@ -105,18 +117,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("parse + aggregate (extract)", |b| {
         let mut d = Decoder::new(1 << 30);
         b.iter(|| {
-            let mut agg = Aggregate::default();
-            let mut fc = FileCounter::new((i64::MIN / 2, i64::MAX / 2), 3_600);
-            let ctx = FileContext {
-                account: "111122223333",
-                region: "us-east-1",
-                delivered_at: 1_767_225_900,
-                compressed_bytes: 1,
-            };
+            let (mut agg, mut fc) = (Aggregate::default(), counter());
             for p in &plain {
                 d.inflate(p, false).expect("copy");
-                d.parse(|r| fc.event(&ctx, &mut agg, r)).expect("parse");
-                fc.finish(&ctx, &mut agg);
+                d.parse(|r| fc.event(&CTX, &mut agg, r)).expect("parse");
+                fc.finish(&CTX, &mut agg);
             }
             black_box(agg.cells.len())
         })
@@ -124,19 +129,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("whole file: inflate + sha256 + parse + aggregate", |b| {
         let mut d = Decoder::new(1 << 30);
         b.iter(|| {
-            let mut agg = Aggregate::default();
-            let mut fc = FileCounter::new((i64::MIN / 2, i64::MAX / 2), 3_600);
-            let ctx = FileContext {
-                account: "111122223333",
-                region: "us-east-1",
-                delivered_at: 1_767_225_900,
-                compressed_bytes: 1,
-            };
+            let (mut agg, mut fc) = (Aggregate::default(), counter());
             for o in &objects {
                 d.inflate(o, true).expect("inflate");
                 black_box(Sha256::digest(d.decompressed()));
-                d.parse(|r| fc.event(&ctx, &mut agg, r)).expect("parse");
-                fc.finish(&ctx, &mut agg);
+                d.parse(|r| fc.event(&CTX, &mut agg, r)).expect("parse");
+                fc.finish(&CTX, &mut agg);
             }
             black_box(agg.cells.len())
         })

@@ -13,7 +13,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 
-use crate::layout::day_prefix;
+use crate::layout::{ObjectKind, aws_logs_root, object_key};
 use crate::regions::global_region;
 use crate::time::rfc3339;
 
@@ -751,46 +751,27 @@ pub fn generate(
                 .first()
                 .map(String::as_str)
                 .unwrap_or("us-east-1");
-            let day = cfg.start.div_euclid(86_400);
-            let stamp = crate::time::civil_from_days(day);
-            let digest_key = format!(
-                "{}{account}_CloudTrail-Digest_{region}_main-trail_{region}_{:04}{:02}{:02}T010000Z.json.gz",
-                day_prefix(
-                    cfg.prefix.as_deref(),
-                    cfg.org_id.as_deref(),
-                    account,
-                    "CloudTrail-Digest",
-                    region,
-                    day
-                ),
-                stamp.0,
-                stamp.1,
-                stamp.2
-            );
-            let insight_key = format!(
-                "{}{account}_CloudTrail-Insight_{region}_{:04}{:02}{:02}T0100Z_{}.json.gz",
-                day_prefix(
-                    cfg.prefix.as_deref(),
-                    cfg.org_id.as_deref(),
-                    account,
-                    "CloudTrail-Insight",
-                    region,
-                    day
-                ),
-                stamp.0,
-                stamp.1,
-                stamp.2,
-                Rng::new(cfg.seed).alnum(16)
-            );
-            let base = day_prefix(
-                cfg.prefix.as_deref(),
-                cfg.org_id.as_deref(),
+            let (prefix, org) = (cfg.prefix.as_deref(), cfg.org_id.as_deref());
+            let at = cfg.start.div_euclid(86_400) * 86_400 + 3_600;
+            let digest_key = object_key(
+                prefix,
+                org,
                 account,
-                "CloudTrail",
+                ObjectKind::Digest,
                 region,
-                day,
+                at,
+                &format!("main-trail_{region}"),
             );
-            let aws_logs = &base[..base.find(&format!("{account}/CloudTrail/")).unwrap_or(0)];
+            let insight_key = object_key(
+                prefix,
+                org,
+                account,
+                ObjectKind::Insight,
+                region,
+                at,
+                &Rng::new(cfg.seed).alnum(16),
+            );
+            let aws_logs = aws_logs_root(prefix, org);
             let extras = [
                 (digest_key, gzip(b"{\"awsAccountId\":\"\",\"logFiles\":[]}")),
                 (insight_key, gzip(b"{\"Records\":[]}")),
@@ -895,23 +876,15 @@ fn write_slot(
     }
     let files = (1 + rng.below(cfg.max_files_per_slot.max(1) as u64) as usize).min(events.len());
     let per = events.len().div_ceil(files);
-    let day = slot.div_euclid(86_400);
-    let (y, m, d) = crate::time::civil_from_days(day);
-    let secs = slot.rem_euclid(86_400);
     for chunk in events.chunks(per) {
-        let key = format!(
-            "{}{account}_CloudTrail_{region}_{y:04}{m:02}{d:02}T{:02}{:02}Z_{}.json.gz",
-            day_prefix(
-                cfg.prefix.as_deref(),
-                cfg.org_id.as_deref(),
-                account,
-                "CloudTrail",
-                region,
-                day
-            ),
-            secs / 3_600,
-            secs % 3_600 / 60,
-            rng.alnum(16)
+        let key = object_key(
+            cfg.prefix.as_deref(),
+            cfg.org_id.as_deref(),
+            account,
+            ObjectKind::Log,
+            region,
+            slot,
+            &rng.alnum(16),
         );
         let mut json =
             String::with_capacity(chunk.iter().map(|e| e.json.len() + 1).sum::<usize>() + 16);

@@ -225,17 +225,20 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
     Ok(parsed)
 }
 
-/// The listing prefix of one (account, region, delivery day) for a service folder.
-pub fn day_prefix(
-    prefix: Option<&str>,
-    org_id: Option<&str>,
-    account: &str,
-    service: &str,
-    region: &str,
-    day: i64,
-) -> String {
-    let (y, m, d) = crate::time::civil_from_days(day);
-    let mut s = String::with_capacity(96);
+impl ObjectKind {
+    /// The service folder (and name part) of this kind.
+    pub fn service(self) -> &'static str {
+        match self {
+            ObjectKind::Log => "CloudTrail",
+            ObjectKind::Digest => "CloudTrail-Digest",
+            ObjectKind::Insight => "CloudTrail-Insight",
+        }
+    }
+}
+
+/// `[P/]AWSLogs/[o-ORG/]`: where every account folder of a trail's layout starts.
+pub fn aws_logs_root(prefix: Option<&str>, org_id: Option<&str>) -> String {
+    let mut s = String::with_capacity(64);
     if let Some(p) = prefix
         .map(|p| p.trim_end_matches('/'))
         .filter(|p| !p.is_empty())
@@ -248,10 +251,55 @@ pub fn day_prefix(
         s.push_str(o);
         s.push('/');
     }
-    s.push_str(&format!(
-        "{account}/{service}/{region}/{y:04}/{m:02}/{d:02}/"
-    ));
     s
+}
+
+/// The listing prefix of one (account, region, delivery day) for a service folder.
+pub fn day_prefix(
+    prefix: Option<&str>,
+    org_id: Option<&str>,
+    account: &str,
+    service: &str,
+    region: &str,
+    day: i64,
+) -> String {
+    let (y, m, d) = crate::time::civil_from_days(day);
+    format!(
+        "{}{account}/{service}/{region}/{y:04}/{m:02}/{d:02}/",
+        aws_logs_root(prefix, org_id)
+    )
+}
+
+/// The key CloudTrail gives an object of `kind` delivered at `delivered_at` (the inverse of
+/// [`parse_key`]). `tail` is the 16-character unique suffix of a log or Insight file, and
+/// `TRAILNAME_HOMEREGION` for a digest.
+pub fn object_key(
+    prefix: Option<&str>,
+    org_id: Option<&str>,
+    account: &str,
+    kind: ObjectKind,
+    region: &str,
+    delivered_at: i64,
+    tail: &str,
+) -> String {
+    let day = delivered_at.div_euclid(86_400);
+    let (y, m, d) = crate::time::civil_from_days(day);
+    let secs = delivered_at.rem_euclid(86_400);
+    let (hh, mm, ss) = (secs / 3_600, secs % 3_600 / 60, secs % 60);
+    let service = kind.service();
+    let folder = day_prefix(prefix, org_id, account, service, region, day);
+    match kind {
+        ObjectKind::Log | ObjectKind::Insight => {
+            format!(
+                "{folder}{account}_{service}_{region}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}Z_{tail}.json.gz"
+            )
+        }
+        ObjectKind::Digest => {
+            format!(
+                "{folder}{account}_{service}_{region}_{tail}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z.json.gz"
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +387,47 @@ mod tests {
                 parse_key(key)
             );
         }
+    }
+
+    #[test]
+    fn formatted_keys_parse_back() {
+        let at = DAY_2023_07_10 * 86_400 + 23 * 3_600 + 55 * 60;
+        for (kind, tail) in [
+            (ObjectKind::Log, "abcdefABCDEF0123"),
+            (ObjectKind::Insight, "abcdefABCDEF0123"),
+            (ObjectKind::Digest, "my_trail_us-west-2"),
+        ] {
+            let key = object_key(
+                Some("audit/"),
+                Some("o-aa111bb222"),
+                "111122223333",
+                kind,
+                "eu-west-1",
+                at,
+                tail,
+            );
+            let k = parse_key(&key).unwrap_or_else(|e| panic!("{key}: {e:?}"));
+            assert_eq!(
+                (k.kind, k.prefix, k.org_id, k.region, k.delivered_at, k.day),
+                (
+                    kind,
+                    Some("audit"),
+                    Some("o-aa111bb222"),
+                    "eu-west-1",
+                    at,
+                    DAY_2023_07_10
+                ),
+                "{key}"
+            );
+            if kind == ObjectKind::Digest {
+                assert_eq!(
+                    (k.trail_name, k.home_region),
+                    (Some("my_trail"), Some("us-west-2")),
+                    "{key}"
+                );
+            }
+        }
+        assert_eq!(aws_logs_root(None, None), "AWSLogs/");
     }
 
     #[test]

@@ -137,6 +137,16 @@ fn coverage_sum(out: &Path, column: &str) -> std::collections::BTreeMap<String, 
     sums
 }
 
+/// Log files the generator wrote, from its ground truth.
+pub fn truth_log_files(truth: &serde_json::Value) -> u64 {
+    truth["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["log_files"].as_u64().unwrap())
+        .sum()
+}
+
 fn tmp() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let (c, o) = (t.path().join("bucket"), t.path().join("out"));
@@ -185,12 +195,7 @@ fn clean_corpus_is_proven_and_matches_ground_truth() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let logs: u64 = truth["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["log_files"].as_u64().unwrap())
-        .sum();
+    let logs = truth_log_files(&truth);
     assert_eq!(status.iter().filter(|s| *s == "ok").count() as u64, logs);
     assert_eq!(
         status.iter().filter(|s| *s == "skipped").count(),

@@ -2,7 +2,7 @@
 //! filled by `trailproof generate` over the S3 API, then the log phase proves it or finds the
 //! injected gaps.
 
-use crate::scan_local::{gaps, kinds};
+use crate::scan_local::{gaps, kinds, truth_log_files};
 use crate::util::*;
 
 const START: &str = "2026-01-01T00:00:00Z";
@@ -75,12 +75,7 @@ async fn verify_proves_a_clean_bucket() {
     assert_eq!(code, 0, "{stderr}\n{summary:#}");
     assert_eq!(summary["verdict"], "PROVEN");
     assert_eq!(summary["config"]["verdict"], "PASS");
-    let logs: u64 = truth["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["log_files"].as_u64().unwrap())
-        .sum();
+    let logs = truth_log_files(&truth);
     assert_eq!(
         summary["outcome"]["stats"]["log_files_read"]
             .as_u64()
