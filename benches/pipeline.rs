@@ -24,11 +24,12 @@ fn corpus() -> Vec<Vec<u8>> {
         events_per_hour: 2_000,
         max_files_per_slot: 2,
         extras: false,
+        digests: false,
         ..Default::default()
     };
     let mut objects = Vec::new();
-    generate(&cfg, &mut |_, body| {
-        objects.push(body);
+    generate(&cfg, &mut |o| {
+        objects.push(o.body);
         Ok(())
     })
     .expect("generate");
@@ -80,6 +81,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 for o in &objects {
                     buf.clear();
+                    #[allow(clippy::disallowed_types)] // the reference decoder being measured
                     flate2::read::MultiGzDecoder::new(o.as_slice())
                         .read_to_end(&mut buf)
                         .expect("inflate");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Prove that CloudTrail really records every enabled region.
 #[derive(Debug, Parser)]
@@ -33,6 +33,9 @@ pub enum Command {
     /// Bulk analysis of delivered logs without CloudTrail API calls: SOURCE is
     /// `s3://bucket[/prefix]` or a local directory laid out like the bucket.
     Scan(ScanArgs),
+    /// Digest-chain validation, as `aws cloudtrail validate-logs` plus the checks it skips:
+    /// every region's chain in one run, each log file's SHA-256, logs no digest lists.
+    Validate(ValidateArgs),
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
@@ -128,6 +131,100 @@ pub struct PipelineArgs {
     /// Never draw a progress bar (it is drawn on stderr only when stderr is a terminal).
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
+}
+
+/// How digests take part.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct IntegrityArgs {
+    /// Digest files as the hourly heartbeat: `on` uses them when the trail has them and their
+    /// keys can be had (else says so and judges from the logs alone); `require` proves
+    /// coverage only where verified digests vouch for it; `off` reads logs only.
+    #[arg(long, value_enum, default_value_t = crate::integrity::DigestMode::On, help_heading = "Integrity")]
+    pub digests: crate::integrity::DigestMode,
+
+    /// Public keys for digest signatures, as `aws cloudtrail list-public-keys` prints them
+    /// (offline and air-gapped use). Default: cloudtrail:ListPublicKeys in each region.
+    #[arg(long, value_name = "FILE", help_heading = "Integrity")]
+    pub public_keys: Option<std::path::PathBuf>,
+
+    /// Only digests of this trail (its name in digest file names).
+    #[arg(long, value_name = "NAME", help_heading = "Integrity")]
+    pub trail: Option<String>,
+}
+
+impl IntegrityArgs {
+    /// Reads the keys file, if any.
+    pub fn keys(&self) -> Result<Option<crate::digest::KeyRing>> {
+        let Some(path) = &self.public_keys else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Usage,
+                format!("cannot read {}", path.display()),
+                e,
+            )
+        })?;
+        crate::digest::KeyRing::from_list_json(&text)
+            .map(Some)
+            .map_err(|e| Error::usage(format!("{}: {e}", path.display())))
+    }
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ValidateArgs {
+    /// `s3://bucket[/prefix]` or a local copy of the bucket (then --public-keys is needed).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// Regions whose chains to validate (comma-separated); default: every region with digests.
+    #[arg(long, value_delimiter = ',', help_heading = "Scope")]
+    pub regions: Option<Vec<String>>,
+
+    /// Accounts (comma-separated); default: every account in the layout.
+    #[arg(long, value_delimiter = ',', help_heading = "Scope")]
+    pub accounts: Option<Vec<String>>,
+
+    /// Organization id of the key layout; default: read from the bucket layout.
+    #[arg(long, value_name = "ORG_ID", help_heading = "Scope")]
+    pub org_id: Option<String>,
+
+    /// Public keys (`aws cloudtrail list-public-keys` output); default: ListPublicKeys.
+    #[arg(long, value_name = "FILE", help_heading = "Integrity")]
+    pub public_keys: Option<std::path::PathBuf>,
+
+    /// Only digests of this trail (its name in digest file names).
+    #[arg(long, value_name = "NAME", help_heading = "Integrity")]
+    pub trail: Option<String>,
+
+    /// Read logs delivered up to this long after the window's end.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, help_heading = "Window")]
+    pub delivery_grace: Duration,
+
+    /// Hashing threads (default: the number of CPUs).
+    #[arg(long, value_name = "N", help_heading = "Performance")]
+    pub workers: Option<usize>,
+
+    /// The evidence directory (files.parquet, gaps.parquet, validate.json).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "trailproof-out",
+        help_heading = "Output"
+    )]
+    pub out: std::path::PathBuf,
+
+    #[arg(long, value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -260,13 +357,28 @@ pub struct GenerateArgs {
     /// Inject a fault (repeatable): silent:REGION:FROM_HOUR:HOURS,
     /// missing-files:REGION:FROM_HOUR:HOURS, no-writes:REGION, no-global,
     /// corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT, region-mismatch:REGION:COUNT,
-    /// late:REGION:HOUR:LAG_HOURS.
+    /// late:REGION:HOUR:LAG_HOURS, tamper:KIND:REGION with KIND one of modify-log, delete-log,
+    /// trailing-bytes, unlisted-log, delete-digest, move-digest, wrong-key, resign-digest,
+    /// backfill.
     #[arg(long = "fault", value_name = "FAULT")]
     pub faults: Vec<crate::generate::Fault>,
 
     /// Print the ground truth as JSON on stdout.
     #[arg(long)]
     pub truth: bool,
+
+    /// Do not write digest files (log file validation off).
+    #[arg(long)]
+    pub no_digests: bool,
+
+    /// Write the public key the digests are signed with (a test key, `aws cloudtrail
+    /// list-public-keys` format) to FILE, for `--public-keys`.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys_out: Option<std::path::PathBuf>,
+
+    /// The trail name in digest file names.
+    #[arg(long, default_value = "main-trail")]
+    pub trail_name: String,
 
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -290,9 +290,29 @@ pub enum GapKind {
     LateDelivery,
     /// Listing a prefix failed: what it holds is unknown.
     ListFailed,
+    /// No digest vouches for this time (log file validation off, or a digest deleted).
+    NoDigest,
+    /// A log file a valid digest lists is not in the bucket.
+    LogMissing,
+    /// A log file delivered in a digest's window that no digest lists.
+    LogUnlisted,
+    /// A log file's content differs from what its digest lists.
+    HashMismatch,
+    /// A digest failed its checks (signature, location, links, algorithms, format).
+    DigestInvalid,
+    /// A digest could not be read or verified: what it vouches for is unknown.
+    DigestUnverified,
 }
 
 impl GapKind {
+    /// Kinds that make coverage unknown rather than a gap.
+    pub fn is_unknown(self) -> bool {
+        matches!(
+            self,
+            GapKind::ObjectUnreadable | GapKind::ListFailed | GapKind::DigestUnverified
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GapKind::NoEvents => "no_events",
@@ -301,6 +321,12 @@ impl GapKind {
             GapKind::RegionMismatch => "region_mismatch",
             GapKind::LateDelivery => "late_delivery",
             GapKind::ListFailed => "list_failed",
+            GapKind::NoDigest => "no_digest",
+            GapKind::LogMissing => "log_missing",
+            GapKind::LogUnlisted => "log_unlisted",
+            GapKind::HashMismatch => "hash_mismatch",
+            GapKind::DigestInvalid => "digest_invalid",
+            GapKind::DigestUnverified => "digest_unverified",
         }
     }
 }
@@ -342,6 +368,9 @@ pub struct Expectation {
     /// Runs of at least this many silent hours are `no_log_files` gaps; `None`: never.
     pub max_silence_hours: Option<i64>,
     pub late_threshold_s: i64,
+    /// Hours valid digests vouch for, per (account, region): silent but logging, so never a
+    /// `no_log_files` gap.
+    pub attested: BTreeMap<(String, String), BTreeSet<i64>>,
 }
 
 /// Per-(account, region) result.
@@ -416,6 +445,7 @@ pub fn evaluate(
                     ),
                 ));
             }
+            let attested = exp.attested.get(&(account.clone(), region.clone()));
             if let Some(max) = exp.max_silence_hours {
                 let mut run_start: Option<i64> = None;
                 let mut hour = ws;
@@ -423,7 +453,8 @@ pub fn evaluate(
                     let silent = hour < we
                         && hours
                             .get(&hour)
-                            .is_none_or(|c| c.events() == 0 && c.unreadable_files == 0);
+                            .is_none_or(|c| c.events() == 0 && c.unreadable_files == 0)
+                        && !attested.is_some_and(|a| a.contains(&hour));
                     match (silent, run_start) {
                         (true, None) => run_start = Some(hour),
                         (false, Some(s)) => {
@@ -489,9 +520,7 @@ pub fn evaluate(
             }
             let unknown = totals.unreadable_files > 0
                 || gaps.iter().any(|g| {
-                    g.account_id == *account
-                        && g.region == *region
-                        && matches!(g.kind, GapKind::ObjectUnreadable | GapKind::ListFailed)
+                    g.account_id == *account && g.region == *region && g.kind.is_unknown()
                 });
             let has_gaps = !mine.is_empty()
                 || gaps
@@ -557,6 +586,7 @@ mod tests {
             window: (H0, H0 + hours * 3_600),
             max_silence_hours: Some(2),
             late_threshold_s: 3_600,
+            attested: Default::default(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Decoding one CloudTrail log object: multi-member gzip with a decompressed-size cap into a
+//! Decoding one CloudTrail log object: one gzip member with a decompressed-size cap into a
 //! reused buffer, then simd-json into a borrowed projection of the fields coverage needs.
 //!
 //! A CloudTrail object is one JSON document (`{"Records":[…]}`), not NDJSON. Unknown fields
@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Deserializer};
 
 /// The fixed set of reasons an object cannot be read (the `status` column of `files.parquet`).
@@ -17,6 +16,9 @@ pub enum DecodeErrorCode {
     InvalidGzip,
     InvalidJson,
     TooLarge,
+    /// Bytes follow the gzip member (CloudTrail writes exactly one): appended data no digest
+    /// covers. The first member stays available in [`Decoder::decompressed`].
+    TrailingData,
 }
 
 impl DecodeErrorCode {
@@ -25,6 +27,7 @@ impl DecodeErrorCode {
             DecodeErrorCode::InvalidGzip => "invalid_gzip",
             DecodeErrorCode::InvalidJson => "invalid_json",
             DecodeErrorCode::TooLarge => "too_large",
+            DecodeErrorCode::TrailingData => "trailing_data",
         }
     }
 }
@@ -185,7 +188,7 @@ pub struct Decoder {
     buf: Vec<u8>,
     len: usize,
     buffers: simd_json::Buffers,
-    inflater: libdeflater::Decompressor,
+    inflater: crate::inflate::GzipInflater,
     max_decompressed: usize,
     parser: Parser,
 }
@@ -202,7 +205,7 @@ impl Decoder {
             buf: Vec::new(),
             len: 0,
             buffers: simd_json::Buffers::default(),
-            inflater: libdeflater::Decompressor::new(),
+            inflater: crate::inflate::GzipInflater::new(),
             max_decompressed,
             parser,
         }
@@ -214,13 +217,15 @@ impl Decoder {
         &self.buf[..self.len]
     }
 
-    /// Inflates `raw` (all gzip members) into the reused buffer, or copies it if `gzip` is
+    /// Inflates `raw` (one gzip member) into the reused buffer, or copies it if `gzip` is
     /// false. Returns the decompressed length.
     ///
     /// Fast path: libdeflate on the whole buffer, sized by the gzip trailer's ISIZE when that
-    /// is within the cap. Anything else (several members, trailing data, a lying or corrupt
-    /// trailer, a stream beyond the cap) goes through the streaming `MultiGzDecoder`, which
-    /// enforces the cap as it reads and names the error.
+    /// is within the cap. Anything else (a lying or corrupt trailer, a stream beyond the cap,
+    /// appended data) goes through the streaming decoder, which enforces the cap as it reads
+    /// and names the error. Bytes after the member, a second member included, are
+    /// [`DecodeErrorCode::TrailingData`]: CloudTrail writes one member, and `validate-logs`
+    /// rejects anything appended (aws/aws-cli#10324).
     pub fn inflate(&mut self, raw: &[u8], gzip: bool) -> Result<usize, DecodeError> {
         self.len = 0;
         if !gzip {
@@ -246,30 +251,28 @@ impl Decoder {
             ));
         }
         if raw.len() >= 18 {
-            let trailer =
-                |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
-            let (crc, size) = (trailer(raw.len() - 8), trailer(raw.len() - 4) as usize);
+            let size =
+                u32::from_le_bytes(raw[raw.len() - 4..].try_into().expect("4 bytes")) as usize;
             // Trust ISIZE only within the cap and within DEFLATE's maximum ratio (~1032:1), so a
             // forged trailer cannot make every worker allocate the whole cap.
             if size <= self.max_decompressed && size <= raw.len().saturating_mul(1032) {
                 if self.buf.len() < size {
                     self.buf.resize(size, 0);
                 }
-                // libdeflate decodes the first member and checks that member's own trailer; the
-                // output must also match the object's final trailer (CRC32 and size), else there
-                // is more than one member (or trailing bytes) and the stream decoder reads all.
-                if let Ok(n) = self.inflater.gzip_decompress(raw, &mut self.buf[..size])
+                // libdeflate checks the member's CRC32 and ISIZE and says where it ended.
+                if let Ok((used, n)) = self.inflater.first_member(raw, &mut self.buf[..size])
                     && n == size
-                    && libdeflater::crc32(&self.buf[..n]) == crc
                 {
                     self.len = n;
-                    return Ok(n);
+                    return self.whole(raw, used);
                 }
             }
         }
         self.buf.clear();
         let limit = self.max_decompressed as u64 + 1;
-        let mut reader = MultiGzDecoder::new(raw).take(limit);
+        // One member, as CloudTrail writes; what follows it is checked below.
+        #[allow(clippy::disallowed_types)]
+        let mut reader = flate2::bufread::GzDecoder::new(raw).take(limit);
         match reader.read_to_end(&mut self.buf) {
             Ok(_) if self.buf.len() as u64 >= limit => Err(DecodeError::new(
                 DecodeErrorCode::TooLarge,
@@ -277,13 +280,31 @@ impl Decoder {
             )),
             Ok(n) => {
                 self.len = n;
-                Ok(n)
+                let rest = reader.into_inner().into_inner().len();
+                self.whole(raw, raw.len() - rest)
             }
             Err(e) => Err(DecodeError::new(
                 DecodeErrorCode::InvalidGzip,
                 e.to_string(),
             )),
         }
+    }
+
+    /// Ok when the member used all of `raw`.
+    fn whole(&self, raw: &[u8], used: usize) -> Result<usize, DecodeError> {
+        if used == raw.len() {
+            return Ok(self.len);
+        }
+        let extra = raw.len() - used;
+        let what = if raw[used..].starts_with(&[0x1f, 0x8b]) {
+            ": a second gzip member"
+        } else {
+            ""
+        };
+        Err(DecodeError::new(
+            DecodeErrorCode::TrailingData,
+            format!("{extra} unexpected bytes after the end of the gzip stream{what}"),
+        ))
     }
 
     /// Parses the inflated buffer and calls `visit` for every record.
@@ -442,27 +463,43 @@ mod tests {
     }
 
     #[test]
-    fn multi_member_gzip_is_read_whole() {
+    fn a_second_member_is_trailing_data() {
         let half = DOC.len() / 2;
         let mut two = gz(&DOC.as_bytes()[..half]);
         two.extend(gz(&DOC.as_bytes()[half..]));
         let mut d = Decoder::new(1 << 20);
-        assert_eq!(d.inflate(&two, true).unwrap(), DOC.len());
-        assert_eq!(d.parse(|_| {}).unwrap(), 6);
+        let err = d.inflate(&two, true).unwrap_err();
+        assert_eq!(err.code, DecodeErrorCode::TrailingData);
+        assert!(err.message.ends_with("a second gzip member"), "{err}");
+        // The first member is what it hashes.
+        assert_eq!(d.decompressed(), &DOC.as_bytes()[..half]);
     }
 
     #[test]
-    fn equal_members_are_all_read() {
-        // Two members of equal size and different content: the fast path must not stop at the
-        // first (regression: its ISIZE equals the final trailer's).
+    fn equal_members_are_trailing_data_on_both_paths() {
+        // Two members of equal size: the last trailer's ISIZE equals the first's, so the fast
+        // path runs and must still see the second member.
         let doc = r#"{"Records":[{"eventTime":"2026-01-01T00:00:00Z","awsRegion":"us-east-1"}]}"#;
         let (a, b) = (&doc[..36], &doc[36..72]);
-        assert_eq!(a.len(), b.len());
         let mut two = gz(a.as_bytes());
         two.extend(gz(b.as_bytes()));
         let mut d = Decoder::new(1 << 20);
-        assert_eq!(d.inflate(&two, true).unwrap(), 72);
-        assert_eq!(d.decompressed(), &doc.as_bytes()[..72]);
+        assert_eq!(
+            d.inflate(&two, true).unwrap_err().code,
+            DecodeErrorCode::TrailingData
+        );
+        assert_eq!(d.decompressed(), a.as_bytes());
+        // A forged tail that repeats the first trailer also reaches the fast path.
+        let one = gz(a.as_bytes());
+        let mut forged = one.clone();
+        forged.extend_from_slice(b"padding");
+        forged.extend_from_slice(&one[one.len() - 8..]);
+        let err = d.inflate(&forged, true).unwrap_err();
+        assert_eq!(err.code, DecodeErrorCode::TrailingData, "{err}");
+        assert_eq!(
+            err.message,
+            "15 unexpected bytes after the end of the gzip stream"
+        );
     }
 
     #[test]
@@ -504,8 +541,9 @@ mod tests {
         let mut d = Decoder::new(1 << 20);
         assert_eq!(
             d.inflate(&data, true).unwrap_err().code,
-            DecodeErrorCode::InvalidGzip
+            DecodeErrorCode::TrailingData
         );
+        assert_eq!(d.decompressed(), DOC.as_bytes());
     }
 
     #[test]

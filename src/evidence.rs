@@ -17,17 +17,17 @@ pub const EVIDENCE_SCHEMA: &str = "trailproof.evidence/v1";
 const SUMMARY_GAPS: usize = 1_000;
 
 #[derive(Serialize)]
-struct GapJson<'a> {
-    account_id: &'a str,
-    region: &'a str,
-    category: &'a str,
-    kind: &'a str,
-    start: String,
-    end: String,
-    detail: &'a str,
+pub(crate) struct GapJson<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) category: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) detail: &'a str,
 }
 
-fn gap_json(g: &Gap) -> GapJson<'_> {
+pub(crate) fn gap_json(g: &Gap) -> GapJson<'_> {
     GapJson {
         account_id: &g.account_id,
         region: &g.region,
@@ -142,6 +142,9 @@ pub fn write_text(out: &mut dyn Write, o: &ScanOutcome, dir: &Path) -> std::io::
         o.expected_regions.len(),
         o.global_region
     )?;
+    if let Some(d) = &o.digests {
+        crate::integrity::write_digest_text(out, d)?;
+    }
     writeln!(out)?;
     writeln!(
         out,

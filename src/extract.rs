@@ -508,12 +508,13 @@ mod tests {
             hours: 3,
             events_per_hour: 300,
             extras: false,
+            digests: false,
             ..Default::default()
         };
         let mut docs = Vec::new();
-        crate::generate::generate(&cfg, &mut |_, body| {
+        crate::generate::generate(&cfg, &mut |o| {
             let mut d = crate::decode::Decoder::new(1 << 30);
-            d.inflate(&body, true).unwrap();
+            d.inflate(&o.body, true).unwrap();
             docs.push(d.decompressed().to_vec());
             Ok(())
         })

@@ -13,6 +13,13 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use sha2::Sha256;
+
+use crate::digest::{DigestFile, LogFileEntry, sha256_hex, string_to_sign};
 use crate::layout::{ObjectKind, aws_logs_root, object_key};
 use crate::regions::global_region;
 use crate::time::rfc3339;
@@ -94,6 +101,48 @@ pub enum Fault {
         hour: u32,
         lag_hours: u32,
     },
+    /// Digest evidence tampered with after delivery (or, for `backfill`, a backfill chain).
+    Tamper { region: String, kind: Tamper },
+}
+
+/// Ways to tamper with the evidence. Log tampers hit the first log file delivered at or
+/// after the middle hour; digest tampers hit the digest ending just after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// One record of a log file edited (valid JSON, same counts).
+    ModifyLog,
+    /// A listed log file deleted.
+    DeleteLog,
+    /// Bytes appended after a log file's gzip stream.
+    TrailingBytes,
+    /// An extra log file that no digest lists.
+    UnlistedLog,
+    /// A digest deleted (its successor still names it).
+    DeleteDigest,
+    /// A digest stored under another key than the one it states.
+    MoveDigest,
+    /// A digest signed with a key other than its fingerprint's.
+    WrongKey,
+    /// A digest edited and re-signed with the right key: its successor's
+    /// previousDigestSignature and previousDigestHashValue no longer match.
+    ResignDigest,
+    /// Not an attack: a log file is left out of its digest and listed by a backfill digest.
+    Backfill,
+}
+
+impl Tamper {
+    pub const ALL: [(&'static str, Tamper); 9] = [
+        ("modify-log", Tamper::ModifyLog),
+        ("delete-log", Tamper::DeleteLog),
+        ("trailing-bytes", Tamper::TrailingBytes),
+        ("unlisted-log", Tamper::UnlistedLog),
+        ("delete-digest", Tamper::DeleteDigest),
+        ("move-digest", Tamper::MoveDigest),
+        ("wrong-key", Tamper::WrongKey),
+        ("resign-digest", Tamper::ResignDigest),
+        ("backfill", Tamper::Backfill),
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,7 +161,7 @@ impl std::str::FromStr for Fault {
 
     /// `silent:REGION:FROM_HOUR:HOURS`, `missing-files:REGION:FROM_HOUR:HOURS`,
     /// `no-writes:REGION`, `no-global`, `corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT`,
-    /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`.
+    /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`, `tamper:KIND:REGION`.
     fn from_str(s: &str) -> Result<Self, String> {
         let p: Vec<&str> = s.split(':').collect();
         let n = |i: usize| -> Result<u32, String> {
@@ -158,6 +207,21 @@ impl std::str::FromStr for Fault {
                 hour: n(2)?,
                 lag_hours: n(3)?,
             },
+            "tamper" if p.len() == 3 => Fault::Tamper {
+                kind: Tamper::ALL
+                    .iter()
+                    .find(|(name, _)| *name == p[1])
+                    .map(|(_, t)| *t)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Tamper::ALL.iter().map(|(n, _)| *n).collect();
+                        format!(
+                            "'{s}': unknown tamper '{}' (one of {})",
+                            p[1],
+                            names.join(", ")
+                        )
+                    })?,
+                region: r(2)?,
+            },
             _ => {
                 return Err(format!(
                     "'{s}' is not a fault (see `trailproof generate --help`)"
@@ -185,6 +249,12 @@ pub struct GenConfig {
     /// Also write objects that are not CloudTrail logs (digest, insight, Config probe, folder).
     pub extras: bool,
     pub faults: Vec<Fault>,
+    /// Write signed hourly digest files (log file validation on).
+    pub digests: bool,
+    /// The trail's name, in digest file names.
+    pub trail_name: String,
+    /// The bucket name digests state (`digestS3Bucket`, `logFiles[].s3Bucket`).
+    pub bucket: String,
 }
 
 impl Default for GenConfig {
@@ -204,6 +274,9 @@ impl Default for GenConfig {
             max_files_per_slot: 3,
             extras: true,
             faults: Vec::new(),
+            digests: true,
+            trail_name: "main-trail".into(),
+            bucket: "trailproof-demo".into(),
         }
     }
 }
@@ -227,6 +300,8 @@ pub struct RegionTruth {
     pub in_corrupt_files: u64,
     /// Events never delivered (missing-files fault; not counted above).
     pub undelivered: u64,
+    /// Events in log files deleted by the delete-log tamper (not counted above).
+    pub deleted: u64,
 }
 
 /// The ground truth of a generated corpus.
@@ -239,6 +314,10 @@ pub struct Truth {
     pub regions: Vec<RegionTruth>,
     pub corrupt_keys: Vec<(String, CorruptKind)>,
     pub extra_keys: Vec<String>,
+    /// Each tamper and the key it hit (the digest's own key for digest tampers; the extra
+    /// file for unlisted-log; the late file's backfill digest for backfill).
+    pub tampered: Vec<(Tamper, String)>,
+    pub digests: u64,
     pub objects: u64,
     pub bytes: u64,
     pub json_bytes: u64,
@@ -490,6 +569,59 @@ fn choose<'a>(rng: &mut Rng, set: &'a [Template]) -> &'a Template {
 /// A generated event waiting for its delivery slot.
 struct Pending {
     json: String,
+    time: i64,
+}
+
+/// A delivered log file, as its digest lists it.
+struct LogMeta {
+    key: String,
+    slot: i64,
+    sha256: String,
+    oldest: i64,
+    newest: i64,
+}
+
+/// One object to store: key, body and S3 user metadata (digest signatures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub metadata: Vec<(&'static str, String)>,
+}
+
+impl Object {
+    fn plain(key: String, body: Vec<u8>) -> Self {
+        Object {
+            key,
+            body,
+            metadata: Vec::new(),
+        }
+    }
+}
+
+/// The generator's test signing keys (`src/testkeys/README.md`): NOT SECRET.
+const TEST_KEY_A: &[u8] = include_bytes!("testkeys/signing-a.der");
+const TEST_KEY_B: &[u8] = include_bytes!("testkeys/signing-b.der");
+
+fn test_key(der: &[u8]) -> RsaPrivateKey {
+    RsaPrivateKey::from_pkcs1_der(der).expect("embedded test key parses")
+}
+
+/// The public half of the key the generator signs with, as `aws cloudtrail
+/// list-public-keys` prints it (what `--public-keys FILE` reads).
+pub fn test_public_keys_json(start: i64, hours: u32) -> String {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let der = test_key(TEST_KEY_A)
+        .to_public_key()
+        .to_pkcs1_der()
+        .expect("encode public key");
+    serde_json::to_string_pretty(&serde_json::json!({"PublicKeyList": [{
+        "Value": aws_smithy_types::base64::encode(der.as_bytes()),
+        "ValidityStartTime": start - 30 * 86_400,
+        "ValidityEndTime": start + hours as i64 * 3_600 + 30 * 86_400,
+        "Fingerprint": crate::digest::fingerprint(der.as_bytes()),
+    }]}))
+    .expect("serialize keys")
 }
 
 /// User agents seen in real trails: CLI, SDKs, Terraform, the console.
@@ -612,7 +744,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// Generates the corpus, handing each object (key, bytes) to `put` in a deterministic order.
 pub fn generate(
     cfg: &GenConfig,
-    put: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
+    put: &mut dyn FnMut(Object) -> std::io::Result<()>,
 ) -> std::io::Result<Truth> {
     let end = cfg.start + cfg.hours as i64 * 3_600;
     let mut truth = Truth {
@@ -667,6 +799,28 @@ pub fn generate(
                 .cloned()
                 .unwrap_or_else(|| "us-west-2".into());
             let mut slots: BTreeMap<i64, Vec<Pending>> = BTreeMap::new();
+            let mut logs: Vec<LogMeta> = Vec::new();
+            let tampers: Vec<Tamper> = faults
+                .iter()
+                .filter_map(|f| match f {
+                    Fault::Tamper { kind, .. } => Some(*kind),
+                    _ => None,
+                })
+                .collect();
+            let mid = cfg.start + (cfg.hours / 2) as i64 * 3_600;
+            let mut log_tampers: Vec<Tamper> = tampers
+                .iter()
+                .copied()
+                .filter(|t| {
+                    matches!(
+                        t,
+                        Tamper::ModifyLog
+                            | Tamper::DeleteLog
+                            | Tamper::TrailingBytes
+                            | Tamper::UnlistedLog
+                    )
+                })
+                .collect();
             // One pass per hour, plus a last one (h == hours) that generates nothing and
             // delivers every slot still open.
             for h in 0..=cfg.hours {
@@ -722,26 +876,35 @@ pub fn generate(
                         continue;
                     }
                     count(&mut rt, tpl);
-                    slots.entry(slot).or_default().push(Pending { json });
+                    slots.entry(slot).or_default().push(Pending { json, time });
                 }
                 // Slots before the next hour can receive no more events (lag >= 0).
                 let open_until = if last { i64::MAX } else { hour_start + 3_600 };
                 let ready: Vec<i64> = slots.range(..open_until).map(|(k, _)| *k).collect();
                 for slot in ready {
                     let events = slots.remove(&slot).unwrap_or_default();
+                    let tamper = if slot >= mid {
+                        std::mem::take(&mut log_tampers)
+                    } else {
+                        Vec::new()
+                    };
                     write_slot(
                         cfg,
                         &mut rng,
-                        account,
-                        region,
+                        (account, region),
                         slot,
                         events,
                         &mut corrupt_left,
+                        &tamper,
                         &mut rt,
                         &mut truth,
+                        &mut logs,
                         put,
                     )?;
                 }
+            }
+            if cfg.digests {
+                write_digests(cfg, account, region, &logs, &tampers, &mut truth, put)?;
             }
             truth.regions.push(rt);
         }
@@ -753,15 +916,6 @@ pub fn generate(
                 .unwrap_or("us-east-1");
             let (prefix, org) = (cfg.prefix.as_deref(), cfg.org_id.as_deref());
             let at = cfg.start.div_euclid(86_400) * 86_400 + 3_600;
-            let digest_key = object_key(
-                prefix,
-                org,
-                account,
-                ObjectKind::Digest,
-                region,
-                at,
-                &format!("main-trail_{region}"),
-            );
             let insight_key = object_key(
                 prefix,
                 org,
@@ -773,7 +927,6 @@ pub fn generate(
             );
             let aws_logs = aws_logs_root(prefix, org);
             let extras = [
-                (digest_key, gzip(b"{\"awsAccountId\":\"\",\"logFiles\":[]}")),
                 (insight_key, gzip(b"{\"Records\":[]}")),
                 (
                     format!("{aws_logs}{account}/Config/ConfigWritabilityCheckFile"),
@@ -785,7 +938,7 @@ pub fn generate(
                 truth.objects += 1;
                 truth.bytes += body.len() as u64;
                 truth.extra_keys.push(key.clone());
-                put(key, body)?;
+                put(Object::plain(key, body))?;
             }
         }
     }
@@ -799,7 +952,8 @@ fn fault_region(f: &Fault) -> Option<&str> {
         | Fault::NoWrites { region }
         | Fault::Corrupt { region, .. }
         | Fault::RegionMismatch { region, .. }
-        | Fault::LateDelivery { region, .. } => Some(region),
+        | Fault::LateDelivery { region, .. }
+        | Fault::Tamper { region, .. } => Some(region),
         Fault::NoGlobal => None,
     }
 }
@@ -862,22 +1016,23 @@ fn uncount(rt: &mut RegionTruth, json: &str) {
 fn write_slot(
     cfg: &GenConfig,
     rng: &mut Rng,
-    account: &str,
-    region: &str,
+    (account, region): (&str, &str),
     slot: i64,
     events: Vec<Pending>,
     corrupt_left: &mut [(CorruptKind, u32)],
+    tamper: &[Tamper],
     rt: &mut RegionTruth,
     truth: &mut Truth,
-    put: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
+    logs: &mut Vec<LogMeta>,
+    put: &mut dyn FnMut(Object) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     let files = (1 + rng.below(cfg.max_files_per_slot.max(1) as u64) as usize).min(events.len());
     let per = events.len().div_ceil(files);
-    for chunk in events.chunks(per) {
-        let key = object_key(
+    let new_key = |rng: &mut Rng| {
+        object_key(
             cfg.prefix.as_deref(),
             cfg.org_id.as_deref(),
             account,
@@ -885,7 +1040,10 @@ fn write_slot(
             region,
             slot,
             &rng.alnum(16),
-        );
+        )
+    };
+    for (n, chunk) in events.chunks(per).enumerate() {
+        let key = new_key(rng);
         let mut json =
             String::with_capacity(chunk.iter().map(|e| e.json.len() + 1).sum::<usize>() + 16);
         json.push_str("{\"Records\":[");
@@ -896,7 +1054,14 @@ fn write_slot(
             json.push_str(&e.json);
         }
         json.push_str("]}");
-        let body = match corrupt_left.iter_mut().find(|(_, n)| *n > 0) {
+        logs.push(LogMeta {
+            key: key.clone(),
+            slot,
+            sha256: sha256_hex(json.as_bytes()),
+            oldest: chunk.iter().map(|e| e.time).min().unwrap_or(slot),
+            newest: chunk.iter().map(|e| e.time).max().unwrap_or(slot),
+        });
+        let mut body = match corrupt_left.iter_mut().find(|(_, n)| *n > 0) {
             Some((kind, n)) => {
                 *n -= 1;
                 for e in chunk {
@@ -918,17 +1083,237 @@ fn write_slot(
                 gzip(json.as_bytes())
             }
         };
+        // Tampering happens after delivery: the digest lists the file as written above.
+        if n == 0 {
+            for t in tamper {
+                if *t != Tamper::UnlistedLog {
+                    truth.tampered.push((*t, key.clone()));
+                }
+                match t {
+                    Tamper::ModifyLog => {
+                        // Same length, same counts: only the hash can tell.
+                        let edited =
+                            json.replacen("\"sourceIPAddress\":\"", "\"sourceIPAddress\":\"1", 1);
+                        body = gzip(edited.as_bytes());
+                    }
+                    Tamper::DeleteLog => {
+                        for e in chunk {
+                            uncount(rt, &e.json);
+                        }
+                        rt.in_corrupt_files -= chunk.len() as u64;
+                        rt.log_files -= 1;
+                        rt.deleted += chunk.len() as u64;
+                        body.clear();
+                    }
+                    Tamper::TrailingBytes => {
+                        body.extend_from_slice(&gzip(b"{\"Records\":[]}"));
+                    }
+                    Tamper::UnlistedLog => {
+                        let extra = new_key(rng);
+                        let b = gzip(b"{\"Records\":[]}");
+                        truth.objects += 1;
+                        truth.bytes += b.len() as u64;
+                        truth.tampered.push((*t, extra.clone()));
+                        put(Object::plain(extra, b))?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if tamper.contains(&Tamper::DeleteLog) && n == 0 {
+            continue;
+        }
         truth.objects += 1;
         truth.bytes += body.len() as u64;
         truth.json_bytes += json.len() as u64;
-        put(key, body)?;
+        put(Object::plain(key, body))?;
     }
     Ok(())
 }
 
+/// Writes the hourly signed digests of one (account, region) as CloudTrail does: windows of
+/// one hour not aligned on the hour, a starting digest first, empty digests for hours without
+/// deliveries, each naming its predecessor's key, hash and signature.
+fn write_digests(
+    cfg: &GenConfig,
+    account: &str,
+    region: &str,
+    logs: &[LogMeta],
+    tampers: &[Tamper],
+    truth: &mut Truth,
+    put: &mut dyn FnMut(Object) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    const OFFSET: i64 = 452; // windows end at HH:07:32
+    let home = cfg.regions.first().map(String::as_str).unwrap_or(region);
+    let tail = format!("{}_{home}", cfg.trail_name);
+    let key_a = SigningKey::<Sha256>::new(test_key(TEST_KEY_A));
+    let fingerprint = {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let der = test_key(TEST_KEY_A)
+            .to_public_key()
+            .to_pkcs1_der()
+            .expect("encode public key");
+        crate::digest::fingerprint(der.as_bytes())
+    };
+    let sign = |key: &SigningKey<Sha256>, doc: &DigestFile, bytes: &[u8]| -> String {
+        hex::encode(
+            key.sign(string_to_sign(doc, &sha256_hex(bytes)).as_bytes())
+                .to_bytes(),
+        )
+    };
+    let end = cfg.start + cfg.hours as i64 * 3_600;
+    let cover_until = logs
+        .iter()
+        .map(|l| l.slot + 1)
+        .max()
+        .unwrap_or(end)
+        .max(end);
+    let mid = cfg.start + (cfg.hours / 2) as i64 * 3_600;
+    let digest_key = |at: i64| {
+        object_key(
+            cfg.prefix.as_deref(),
+            cfg.org_id.as_deref(),
+            account,
+            ObjectKind::Digest,
+            region,
+            at,
+            &tail,
+        )
+    };
+    let entry = |l: &LogMeta| LogFileEntry {
+        s3_bucket: cfg.bucket.clone(),
+        s3_object: l.key.clone(),
+        hash_value: l.sha256.clone(),
+        hash_algorithm: Some(crate::digest::HASH_ALGORITHM.into()),
+        newest_event_time: Some(rfc3339(l.newest)),
+        oldest_event_time: Some(rfc3339(l.oldest)),
+    };
+    let backfilled = tampers
+        .contains(&Tamper::Backfill)
+        .then(|| logs.iter().find(|l| l.slot >= mid))
+        .flatten();
+    let mut prev: Option<(String, String, String)> = None; // key, sha256, signature
+    let mut start = cfg.start - 3_600 + OFFSET;
+    let mut tampered = false;
+    while start < cover_until {
+        let stop = start + 3_600;
+        let listed: Vec<&LogMeta> = logs
+            .iter()
+            .filter(|l| l.slot >= start && l.slot < stop)
+            .filter(|l| backfilled.is_none_or(|b| b.key != l.key))
+            .collect();
+        let key = digest_key(stop);
+        let times = |f: fn(&LogMeta) -> i64| listed.iter().map(move |l| f(l));
+        let doc = DigestFile {
+            aws_account_id: account.to_owned(),
+            digest_start_time: rfc3339(start),
+            digest_end_time: rfc3339(stop),
+            digest_s3_bucket: cfg.bucket.clone(),
+            digest_s3_object: key.clone(),
+            digest_public_key_fingerprint: fingerprint.clone(),
+            digest_signature_algorithm: Some(crate::digest::SIGNATURE_ALGORITHM.into()),
+            newest_event_time: times(|l| l.newest).max().map(rfc3339),
+            oldest_event_time: times(|l| l.oldest).min().map(rfc3339),
+            previous_digest_s3_bucket: prev.as_ref().map(|_| cfg.bucket.clone()),
+            previous_digest_s3_object: prev.as_ref().map(|p| p.0.clone()),
+            previous_digest_hash_value: prev.as_ref().map(|p| p.1.clone()),
+            previous_digest_hash_algorithm: prev
+                .as_ref()
+                .map(|_| crate::digest::HASH_ALGORITHM.into()),
+            previous_digest_signature: prev.as_ref().map(|p| p.2.clone()),
+            log_files: listed.iter().map(|l| entry(l)).collect(),
+        };
+        let bytes = serde_json::to_vec(&doc).expect("serialize digest");
+        let signature = sign(&key_a, &doc, &bytes);
+        prev = Some((key.clone(), sha256_hex(&bytes), signature.clone()));
+        let target = !tampered && stop > mid;
+        let (mut out_key, mut out_bytes, mut out_sig) = (key.clone(), bytes, signature);
+        let mut skip = false;
+        if target {
+            tampered = true;
+            for t in tampers {
+                match t {
+                    Tamper::DeleteDigest => skip = true,
+                    Tamper::MoveDigest => out_key = digest_key(stop + 1),
+                    Tamper::WrongKey => {
+                        let key_b = SigningKey::<Sha256>::new(test_key(TEST_KEY_B));
+                        out_sig = sign(&key_b, &doc, &out_bytes);
+                    }
+                    Tamper::ResignDigest => {
+                        out_bytes = serde_json::to_vec_pretty(&doc).expect("serialize digest");
+                        out_sig = sign(&key_a, &doc, &out_bytes);
+                    }
+                    _ => continue,
+                }
+                truth.tampered.push((*t, key.clone()));
+            }
+        }
+        if !skip {
+            put_digest(truth, put, out_key, &out_bytes, out_sig, None)?;
+        }
+        start = stop;
+    }
+    if let Some(b) = backfilled {
+        // A backfill chain of one: a starting digest listing the late file.
+        let stamp = b.slot.div_euclid(3_600) * 3_600 + 3_600 + OFFSET + 600;
+        let key = digest_key(stamp).replace(".json.gz", "_backfill.json.gz");
+        let doc = DigestFile {
+            aws_account_id: account.to_owned(),
+            digest_start_time: rfc3339(stamp - 3_600),
+            digest_end_time: rfc3339(stamp),
+            digest_s3_bucket: cfg.bucket.clone(),
+            digest_s3_object: key.clone(),
+            digest_public_key_fingerprint: fingerprint.clone(),
+            digest_signature_algorithm: Some(crate::digest::SIGNATURE_ALGORITHM.into()),
+            newest_event_time: Some(rfc3339(b.newest)),
+            oldest_event_time: Some(rfc3339(b.oldest)),
+            previous_digest_s3_bucket: None,
+            previous_digest_s3_object: None,
+            previous_digest_hash_value: None,
+            previous_digest_hash_algorithm: None,
+            previous_digest_signature: None,
+            log_files: vec![entry(b)],
+        };
+        let bytes = serde_json::to_vec(&doc).expect("serialize digest");
+        let signature = sign(&key_a, &doc, &bytes);
+        truth.tampered.push((Tamper::Backfill, key.clone()));
+        put_digest(truth, put, key, &bytes, signature, Some(rfc3339(stamp)))?;
+    }
+    Ok(())
+}
+
+fn put_digest(
+    truth: &mut Truth,
+    put: &mut dyn FnMut(Object) -> std::io::Result<()>,
+    key: String,
+    json: &[u8],
+    signature: String,
+    backfill_generated: Option<String>,
+) -> std::io::Result<()> {
+    let body = gzip(json);
+    truth.objects += 1;
+    truth.digests += 1;
+    truth.bytes += body.len() as u64;
+    let mut metadata = vec![
+        ("signature", signature),
+        (
+            "signature-algorithm",
+            crate::digest::SIGNATURE_ALGORITHM.to_owned(),
+        ),
+    ];
+    if let Some(t) = backfill_generated {
+        metadata.push(("backfill-generation-timestamp", t));
+    }
+    put(Object {
+        key,
+        body,
+        metadata,
+    })
+}
+
 /// Writes every object under `dir` (as `aws s3 sync` would leave them).
 pub fn write_dir(cfg: &GenConfig, dir: &std::path::Path) -> std::io::Result<Truth> {
-    generate(cfg, &mut |key, body| {
+    generate(cfg, &mut |Object { key, body, .. }| {
         let path = dir.join(&key);
         if key.ends_with('/') {
             return std::fs::create_dir_all(path);
@@ -956,21 +1341,21 @@ mod tests {
     #[test]
     fn deterministic_from_seed() {
         let mut a = Vec::new();
-        let ta = generate(&small(), &mut |k, b| {
-            a.push((k, b));
+        let ta = generate(&small(), &mut |o| {
+            a.push(o);
             Ok(())
         })
         .unwrap();
         let mut b = Vec::new();
-        generate(&small(), &mut |k, v| {
-            b.push((k, v));
+        generate(&small(), &mut |o| {
+            b.push(o);
             Ok(())
         })
         .unwrap();
         assert_eq!(a, b);
         let mut c = Vec::new();
-        generate(&GenConfig { seed: 2, ..small() }, &mut |k, v| {
-            c.push((k, v));
+        generate(&GenConfig { seed: 2, ..small() }, &mut |o| {
+            c.push(o);
             Ok(())
         })
         .unwrap();
@@ -987,8 +1372,8 @@ mod tests {
                 prefix: Some("audit".into()),
                 ..small()
             },
-            &mut |k, _| {
-                keys.push(k);
+            &mut |o| {
+                keys.push(o.key);
                 Ok(())
             },
         )
@@ -1004,6 +1389,10 @@ mod tests {
                         "{k}"
                     );
                     assert_eq!(p.delivered_at % 300, 0, "slots are 5 minutes: {k}");
+                }
+                Ok(p) if p.kind == crate::layout::ObjectKind::Digest => {
+                    assert_eq!(p.trail_name, Some("main-trail"), "{k}");
+                    assert_eq!(p.delivered_at % 3_600, 452, "windows end at HH:07:32: {k}");
                 }
                 _ => assert!(truth.extra_keys.contains(k), "unexpected key {k}"),
             }
@@ -1033,8 +1422,8 @@ mod tests {
                 extras: false,
                 ..cfg.clone()
             },
-            &mut |_, body| {
-                let json = crate::generate::tests::gunzip(&body);
+            &mut |o| {
+                let json = crate::generate::tests::gunzip(&o.body);
                 for part in json.split("\"eventTime\":\"").skip(1) {
                     times.push(crate::decode::parse_event_time(&part[..20]).unwrap());
                 }

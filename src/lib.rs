@@ -11,10 +11,13 @@ pub mod check;
 pub mod cli;
 pub mod coverage;
 pub mod decode;
+pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod extract;
 pub mod generate;
+pub mod inflate;
+pub mod integrity;
 pub mod layout;
 pub mod regions;
 pub mod scan;
@@ -25,7 +28,10 @@ use std::io::Write;
 
 pub use error::{Error, ErrorKind, Result};
 
-use crate::cli::{CheckConfig, Cli, Command, Format, GenerateArgs, ScanArgs, VerifyArgs};
+use crate::cli::{
+    CheckConfig, Cli, Command, Format, GenerateArgs, IntegrityArgs, ScanArgs, ValidateArgs,
+    VerifyArgs,
+};
 
 /// What a command concluded, for the exit code: 0 proven/pass, 1 findings, 2 error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Check(args) => run_check(CheckConfig::try_from(args)?).await,
         Command::Scan(args) => run_scan(args).await,
         Command::Verify(args) => run_verify(args).await,
+        Command::Validate(args) => run_validate(args).await,
         Command::Generate(args) => run_generate(args).await,
     }
 }
@@ -102,10 +109,26 @@ async fn run_scan(args: ScanArgs) -> Result<Outcome> {
     {
         opts.global_region = regions::global_region(regions::partition_of_region(first)).to_owned();
     }
-    let s3 = match &source {
-        scan::Source::S3 { .. } => Some(aws::s3_client(&aws::sdk_config(&args.aws).await)),
-        scan::Source::Local(_) => None,
+    let (s3, clients) = match &source {
+        scan::Source::S3 { .. } => {
+            let sdk = aws::sdk_config(&args.aws).await;
+            (
+                Some(aws::s3_client(&sdk)),
+                Some(aws::CheckClients::from_sdk_config(&sdk)),
+            )
+        }
+        scan::Source::Local(_) => (None, None),
     };
+    opts.integrity = Some(
+        integrity_phase(
+            &args.pipeline.integrity,
+            &source,
+            s3.as_ref(),
+            clients.as_ref(),
+            &opts,
+        )
+        .await?,
+    );
     let dir = opts.out_dir.clone();
     let outcome = scan::run(&source, s3, opts).await?;
     let code = outcome.evidence.exit_code();
@@ -196,6 +219,16 @@ async fn run_verify(args: VerifyArgs) -> Result<Outcome> {
         .or_else(|| source.and_then(|s| s.key_prefix.clone()));
     let s3 = aws::s3_client_for_bucket(&sdk, &bucket).await;
     let src = scan::Source::S3 { bucket, prefix };
+    opts.integrity = Some(
+        integrity_phase(
+            &args.pipeline.integrity,
+            &src,
+            Some(&s3),
+            Some(&clients),
+            &opts,
+        )
+        .await?,
+    );
     let outcome = scan::run(&src, Some(s3), opts).await?;
     let code = eval.verdict.exit_code().max(outcome.evidence.exit_code());
     let verdict = if eval.verdict.exit_code() > 0 {
@@ -236,6 +269,8 @@ async fn run_generate(args: GenerateArgs) -> Result<Outcome> {
         max_files_per_slot: args.max_files_per_slot,
         extras: !args.no_extras,
         faults: args.faults.clone(),
+        digests: !args.no_digests,
+        trail_name: args.trail_name.clone(),
         ..Default::default()
     };
     if let Some(r) = &args.regions {
@@ -246,9 +281,21 @@ async fn run_generate(args: GenerateArgs) -> Result<Outcome> {
         let t = cli::parse_time(s, time::now_secs())?;
         cfg.start = t - t.rem_euclid(3_600);
     }
+    if let Some(path) = &args.public_keys_out {
+        std::fs::write(
+            path,
+            generate::test_public_keys_json(cfg.start, cfg.hours) + "\n",
+        )
+        .map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("cannot write {}", path.display()), e)
+        })?;
+    }
     let truth = match args.out.parse::<scan::Source>().map_err(Error::usage)? {
         scan::Source::Local(dir) => {
             cfg.prefix = args.prefix.clone();
+            if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
+                cfg.bucket = name.to_owned();
+            }
             tokio::task::spawn_blocking(move || generate::write_dir(&cfg, &dir))
                 .await
                 .expect("generator panicked")
@@ -256,6 +303,7 @@ async fn run_generate(args: GenerateArgs) -> Result<Outcome> {
         }
         scan::Source::S3 { bucket, prefix } => {
             cfg.prefix = prefix.or(args.prefix.clone());
+            cfg.bucket = bucket.clone();
             let s3 = aws::s3_client(&aws::sdk_config(&args.aws).await);
             upload(s3, bucket, cfg).await?
         }
@@ -277,40 +325,117 @@ async fn run_generate(args: GenerateArgs) -> Result<Outcome> {
     Ok(Outcome { exit_code: 0 })
 }
 
+/// Reads and checks the digest chains for a `scan` or `verify` run.
+async fn integrity_phase(
+    args: &IntegrityArgs,
+    source: &scan::Source,
+    s3: Option<&aws_sdk_s3::Client>,
+    clients: Option<&aws::CheckClients>,
+    opts: &scan::ScanOptions,
+) -> Result<std::sync::Arc<integrity::Integrity>> {
+    let iopts = integrity::IntegrityOptions {
+        mode: args.digests,
+        window: opts.window,
+        accounts: opts.accounts.clone(),
+        regions: opts.regions.clone(),
+        org_id: opts.org_id.clone(),
+        trail: args.trail.clone(),
+        public_keys: args.keys()?,
+        delivery_grace_s: opts.delivery_grace_s,
+        now: time::now_secs(),
+        max_decompressed: opts.max_decompressed.min(64 << 20),
+    };
+    let found = integrity::collect(source, s3, clients, &iopts).await?;
+    for note in &found.notes {
+        tracing::warn!("Digests: {note}");
+    }
+    Ok(std::sync::Arc::new(found))
+}
+
+/// `trailproof validate`: the digest chains of every region, then every log file's hash.
+async fn run_validate(args: ValidateArgs) -> Result<Outcome> {
+    let source: scan::Source = args.source.parse().map_err(Error::usage)?;
+    cli::validate_regions(&args.regions)?;
+    if args.workers == Some(0) {
+        return Err(Error::usage("--workers must be at least 1"));
+    }
+    let defaults = scan::ScanOptions::default();
+    let mut opts = scan::ScanOptions {
+        window: args.window.resolve(time::now_secs(), Some("24h"))?,
+        accounts: args.accounts.clone(),
+        regions: args.regions.clone(),
+        org_id: args.org_id.clone(),
+        out_dir: args.out.clone(),
+        workers: args.workers.unwrap_or(defaults.workers),
+        delivery_grace_s: args.delivery_grace.as_secs() as i64,
+        parse: false,
+        ..defaults
+    };
+    let (s3, clients) = match &source {
+        scan::Source::S3 { bucket, .. } => {
+            let sdk = aws::sdk_config(&args.aws).await;
+            (
+                Some(aws::s3_client_for_bucket(&sdk, bucket).await),
+                Some(aws::CheckClients::from_sdk_config(&sdk)),
+            )
+        }
+        scan::Source::Local(_) => (None, None),
+    };
+    let iargs = IntegrityArgs {
+        digests: integrity::DigestMode::Require,
+        public_keys: args.public_keys.clone(),
+        trail: args.trail.clone(),
+    };
+    let found = integrity_phase(&iargs, &source, s3.as_ref(), clients.as_ref(), &opts).await?;
+    opts.integrity = Some(found.clone());
+    let outcome = scan::run(&source, s3, opts).await?;
+    let report = integrity::ValidateReport::new(&outcome, &found);
+    report.write(&args.out)?;
+    stdout(|out| match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)
+        }
+        Format::Text => integrity::write_validate_text(out, &report, &args.out),
+    })?;
+    Ok(Outcome {
+        exit_code: report.exit_code,
+    })
+}
+
 /// Uploads the generated corpus with bounded concurrency while it is generated.
 async fn upload(
     s3: aws_sdk_s3::Client,
     bucket: String,
     cfg: generate::GenConfig,
 ) -> Result<generate::Truth> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<generate::Object>(64);
     let producer = tokio::task::spawn_blocking(move || {
-        generate::generate(&cfg, &mut |k, b| {
-            tx.blocking_send((k, b))
+        generate::generate(&cfg, &mut |o| {
+            tx.blocking_send(o)
                 .map_err(|_| std::io::Error::other("uploader stopped"))
         })
     });
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
     let mut tasks = tokio::task::JoinSet::new();
     let mut failure = None;
-    while let Some((key, body)) = rx.recv().await {
+    while let Some(generate::Object {
+        key,
+        body,
+        metadata,
+    }) = rx.recv().await
+    {
         let permit = limit.clone().acquire_owned().await.expect("semaphore open");
         let (s3, bucket) = (s3.clone(), bucket.clone());
         tasks.spawn(async move {
             let _permit = permit;
-            s3.put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .body(body.into())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    aws::ApiFailure::from_sdk("s3:PutObject", None, &e).summary()
-                        + " ("
-                        + &key
-                        + ")"
-                })
+            let mut put = s3.put_object().bucket(&bucket).key(&key).body(body.into());
+            for (k, v) in metadata {
+                put = put.metadata(k, v);
+            }
+            put.send().await.map(|_| ()).map_err(|e| {
+                aws::ApiFailure::from_sdk("s3:PutObject", None, &e).summary() + " (" + &key + ")"
+            })
         });
         while let Some(done) = tasks.try_join_next() {
             if let Err(e) = done.expect("upload task panicked") {

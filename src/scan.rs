@@ -20,7 +20,8 @@ use crate::coverage::{
     Aggregate, Category, Counters, Expectation, FileContext, FileCounter, Gap, GapKind,
     RegionResult, RegionStatus,
 };
-use crate::decode::Decoder;
+use crate::decode::{DecodeErrorCode, Decoder};
+use crate::digest::LogStatus;
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::{NotCloudTrail, ObjectKind, day_prefix, parse_key};
 use crate::sink::{EventsBuilder, FileRow, FilesWriter, TableWriter};
@@ -98,6 +99,10 @@ pub struct ScanOptions {
     /// Logs delivered up to this long after the window's end are read (delivery lag).
     pub delivery_grace_s: i64,
     pub progress: bool,
+    /// Parse the records (off for `validate`, which only hashes).
+    pub parse: bool,
+    /// Digest evidence to check each log file against and to merge into the verdict.
+    pub integrity: Option<Arc<crate::integrity::Integrity>>,
 }
 
 impl Default for ScanOptions {
@@ -121,6 +126,8 @@ impl Default for ScanOptions {
             late_threshold_s: 3_600,
             delivery_grace_s: 3_600,
             progress: false,
+            parse: true,
+            integrity: None,
         }
     }
 }
@@ -137,6 +144,8 @@ pub struct Stats {
     pub events: u64,
     pub events_outside_window: u64,
     pub events_bad_time: u64,
+    /// Log files by digest status (`files.parquet` `digest_status`).
+    pub log_files_by_digest_status: BTreeMap<&'static str, u64>,
 }
 
 /// The overall result of the log phase.
@@ -181,6 +190,8 @@ pub struct ScanOutcome {
     pub regions: Vec<RegionResult>,
     pub gaps: Vec<Gap>,
     pub outputs: Vec<OutputFile>,
+    /// Digest evidence (absent with `--digests off`).
+    pub digests: Option<crate::integrity::DigestSummary>,
 }
 
 /// An object on its way to a worker.
@@ -239,6 +250,9 @@ fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut
             &mut out,
             events.as_mut(),
         );
+        if let Some(st) = row.digest_status {
+            *out.stats.log_files_by_digest_status.entry(st).or_default() += 1;
+        }
         shared.progress.inc(1);
         if let Some(eb) = events.as_mut()
             && eb.len >= crate::sink::BATCH_ROWS
@@ -298,7 +312,15 @@ fn process(
         events: None,
         status: "ok".into(),
         error: None,
+        digest_status: None,
+        digest_key: None,
     };
+    let index = shared
+        .opts
+        .integrity
+        .as_ref()
+        .filter(|i| i.in_use)
+        .map(|i| &i.index);
     let key = match parse_key(&job.key) {
         Ok(k) if k.kind == ObjectKind::Log => k,
         Ok(k) => {
@@ -328,6 +350,15 @@ fn process(
         delivered_at: key.delivered_at,
         compressed_bytes: job.size,
     };
+    let finding = |category, kind, detail: String| Gap {
+        account_id: key.account.to_owned(),
+        region: key.region.to_owned(),
+        category,
+        kind,
+        start: key.delivered_at - 3_600,
+        end: key.delivered_at,
+        detail,
+    };
     let fail = |row: &mut FileRow, out: &mut WorkerOut, status: &'static str, error: String| {
         row.status = status.into();
         row.error = Some(error.clone());
@@ -338,19 +369,39 @@ fn process(
             key.delivered_at,
             shared.count_window,
         );
-        out.failures.push(Gap {
-            account_id: key.account.to_owned(),
-            region: key.region.to_owned(),
-            category: Category::Delivery,
-            kind: GapKind::ObjectUnreadable,
-            start: key.delivered_at - 3_600,
-            end: key.delivered_at,
-            detail: format!("{}: {status}: {error}", job.key),
-        });
+        // A file a valid digest lists whose content is not what was listed was altered.
+        let altered = row.digest_status == Some("hash_mismatch");
+        let (category, kind, detail) = if altered {
+            (
+                Category::Integrity,
+                GapKind::HashMismatch,
+                format!(
+                    "{}: not the file {} lists ({status}: {error})",
+                    job.key,
+                    row.digest_key.as_deref().unwrap_or("a digest")
+                ),
+            )
+        } else {
+            (
+                Category::Delivery,
+                GapKind::ObjectUnreadable,
+                format!("{}: {status}: {error}", job.key),
+            )
+        };
+        out.failures.push(finding(category, kind, detail));
         tracing::warn!(key = %job.key, status, error = %error, "Unreadable log object; its events are unknown.");
+    };
+    // Unread objects: the digest listing is noted, nothing about the content is known.
+    let unread = |row: &mut FileRow| {
+        if let Some(l) = index.and_then(|i| i.logs.get(&job.key)) {
+            l.seen.store(true, Ordering::Relaxed);
+            row.digest_status = Some("unverified");
+            row.digest_key = Some(l.digest_key.clone());
+        }
     };
     let bytes: &[u8] = match &job.body {
         Body::Failed { status, error } => {
+            unread(&mut row);
             fail(&mut row, out, status, error.clone());
             return row;
         }
@@ -361,6 +412,7 @@ fn process(
                 .and_then(|f| f.take(shared.opts.max_object_bytes + 1).read_to_end(raw));
             match read {
                 Ok(n) if n as u64 > shared.opts.max_object_bytes => {
+                    unread(&mut row);
                     fail(
                         &mut row,
                         out,
@@ -374,6 +426,7 @@ fn process(
                 }
                 Ok(_) => raw,
                 Err(e) => {
+                    unread(&mut row);
                     let status = if e.kind() == std::io::ErrorKind::PermissionDenied {
                         "access_denied"
                     } else {
@@ -389,14 +442,78 @@ fn process(
         .read_bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     out.stats.compressed_bytes += bytes.len() as u64;
-    let inflated = match decoder.inflate(bytes, key.gzip) {
+    let decoded = decoder.inflate(bytes, key.gzip);
+    // The hash of what was inflated: the whole file, or the first member when data follows.
+    if decoded.is_ok()
+        || decoded
+            .as_ref()
+            .is_err_and(|e| e.code == DecodeErrorCode::TrailingData)
+    {
+        row.sha256 = Some(hex(&Sha256::digest(decoder.decompressed())));
+    }
+    if let Some(index) = index {
+        let (status, listed) = index.classify(
+            &job.key,
+            key.account,
+            key.region,
+            key.delivered_at,
+            row.sha256.as_deref(),
+        );
+        row.digest_status = Some(status.as_str());
+        row.digest_key = listed.map(|l| l.digest_key.clone());
+        let digest = row.digest_key.as_deref().unwrap_or("");
+        match (status, &decoded) {
+            (LogStatus::HashMismatch, Ok(_)) => out.failures.push(finding(
+                Category::Integrity,
+                GapKind::HashMismatch,
+                format!(
+                    "{}: SHA-256 {} is not the {} listed in {digest}",
+                    job.key,
+                    row.sha256.as_deref().unwrap_or("?"),
+                    listed.map(|l| l.hash.as_str()).unwrap_or("?")
+                ),
+            )),
+            (LogStatus::Unlisted, _) => out.failures.push(finding(
+                Category::Integrity,
+                GapKind::LogUnlisted,
+                format!(
+                    "{}: delivered in a window valid digests cover, listed by none",
+                    job.key
+                ),
+            )),
+            (LogStatus::Valid, Err(e)) if e.code == DecodeErrorCode::TrailingData => {
+                // The first member is the file CloudTrail delivered; something was appended.
+                row.digest_status = Some("hash_mismatch");
+                out.failures.push(finding(
+                    Category::Integrity,
+                    GapKind::HashMismatch,
+                    format!(
+                        "{}: {}; the first member matches {digest}",
+                        job.key, e.message
+                    ),
+                ));
+                row.status = e.code.as_str().into();
+                row.error = Some(e.message.clone());
+            }
+            _ => {}
+        }
+    }
+    let inflated = match decoded {
         Ok(n) => n,
+        // Counted: the digest vouches for the first member (recorded above).
+        Err(e) if e.code == DecodeErrorCode::TrailingData && row.status != "ok" => {
+            decoder.decompressed().len()
+        }
         Err(e) => {
             fail(&mut row, out, e.code.as_str(), e.message);
             return row;
         }
     };
-    row.sha256 = Some(hex(&Sha256::digest(decoder.decompressed())));
+    if !shared.opts.parse {
+        out.stats.log_files_read += 1;
+        out.stats.decompressed_bytes += inflated as u64;
+        return row;
+    }
     let agg = &mut out.agg;
     let parsed = match events {
         Some(eb) => decoder.parse(|r| {
@@ -620,7 +737,8 @@ pub async fn run(
         })
     };
 
-    let mut failures = Vec::new();
+    let integrity = opts.integrity.as_deref().filter(|i| i.in_use);
+    let mut failures = integrity.map(|i| i.gaps()).unwrap_or_default();
     let listing = match source {
         Source::Local(root) => {
             if !root.is_dir() {
@@ -675,6 +793,14 @@ pub async fn run(
     };
     let seen = listing?;
     stats.objects_listed = listed.load(Ordering::Relaxed);
+    if let Some(i) = integrity {
+        // Listed by a valid digest, delivered in the range the scan listed, never seen.
+        let range = opts
+            .window
+            .map(|(s, u)| (s, u + opts.delivery_grace_s))
+            .unwrap_or((i64::MIN, i64::MAX));
+        failures.extend(i.missing_logs(range));
+    }
 
     // Expected set: given, else what the layout shows.
     let accounts = opts.accounts.clone().unwrap_or_else(|| {
@@ -699,12 +825,16 @@ pub async fn run(
         window,
         max_silence_hours: opts.max_silence_hours,
         late_threshold_s: opts.late_threshold_s,
+        attested: integrity.map(|i| i.attested()).unwrap_or_default(),
     };
-    let (gaps, results) = crate::coverage::evaluate(&agg, &exp, failures);
+    // Without parsing (`validate`) there are no counts to judge: the findings are the result.
+    let (gaps, results) = if opts.parse {
+        crate::coverage::evaluate(&agg, &exp, failures)
+    } else {
+        (failures, Vec::new())
+    };
     let evidence = if results.iter().any(|r| r.status == RegionStatus::Gap)
-        || gaps
-            .iter()
-            .any(|g| !matches!(g.kind, GapKind::ObjectUnreadable | GapKind::ListFailed))
+        || gaps.iter().any(|g| !g.kind.is_unknown())
     {
         Evidence::Gaps
     } else if results.iter().any(|r| r.status == RegionStatus::Unknown)
@@ -738,20 +868,25 @@ pub async fn run(
         }
     }
     let out = &opts.out_dir;
-    let coverage_rows = crate::sink::write_coverage(
-        &out.join("coverage.parquet"),
-        rows.iter()
-            .map(|((a, r, h), c)| (a.as_str(), r.as_str(), *h, *c)),
-    )?;
+    let coverage_rows = if opts.parse {
+        Some(crate::sink::write_coverage(
+            &out.join("coverage.parquet"),
+            rows.iter()
+                .map(|((a, r, h), c)| (a.as_str(), r.as_str(), *h, *c)),
+        )?)
+    } else {
+        None
+    };
     let gaps_rows = crate::sink::write_gaps(&out.join("gaps.parquet"), &gaps)?;
     let mut outputs = Vec::new();
-    for (name, rows) in [
-        ("coverage.parquet", Some(coverage_rows)),
-        ("gaps.parquet", Some(gaps_rows)),
-        ("files.parquet", Some(files_rows)),
-    ]
-    .into_iter()
-    .chain(events_rows.map(|n| ("events.parquet", Some(n))))
+    for (name, rows) in coverage_rows
+        .map(|n| ("coverage.parquet", Some(n)))
+        .into_iter()
+        .chain([
+            ("gaps.parquet", Some(gaps_rows)),
+            ("files.parquet", Some(files_rows)),
+        ])
+        .chain(events_rows.map(|n| ("events.parquet", Some(n))))
     {
         outputs.push(OutputFile {
             name: name.into(),
@@ -771,6 +906,11 @@ pub async fn run(
         regions: results,
         gaps,
         outputs,
+        digests: opts
+            .integrity
+            .as_ref()
+            .filter(|i| i.mode != crate::integrity::DigestMode::Off)
+            .map(|i| i.summary()),
     })
 }
 
@@ -783,6 +923,9 @@ fn merge_stats(a: &mut Stats, b: &Stats) {
     a.events += b.events;
     a.events_outside_window += b.events_outside_window;
     a.events_bad_time += b.events_bad_time;
+    for (k, v) in &b.log_files_by_digest_status {
+        *a.log_files_by_digest_status.entry(k).or_default() += v;
+    }
 }
 
 /// The whole hours spanned by the observed events.
@@ -808,7 +951,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Lists "folders" under a prefix (delimiter `/`).
-async fn list_dirs(
+pub(crate) async fn list_dirs(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
@@ -1047,37 +1190,46 @@ async fn list_s3(
 
 /// GETs one object; the body read is retried (the SDK's retries stop at the headers).
 async fn fetch(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Body {
+    match fetch_object(s3, bucket, key).await {
+        Ok((data, _)) => Body::Bytes(data),
+        Err((status, error)) => Body::Failed { status, error },
+    }
+}
+
+/// GETs one object with its user metadata; failures as (`access_denied` | `not_found` |
+/// `fetch_failed`, message).
+pub(crate) async fn fetch_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> std::result::Result<
+    (bytes::Bytes, std::collections::HashMap<String, String>),
+    (&'static str, String),
+> {
     let mut last = String::new();
     for attempt in 0..3u32 {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
         match s3.get_object().bucket(bucket).key(key).send().await {
-            Ok(out) => match out.body.collect().await {
-                Ok(data) => return Body::Bytes(data.into_bytes()),
-                Err(e) => last = format!("body read failed: {e}"),
-            },
+            Ok(mut out) => {
+                let metadata = out.metadata.take().unwrap_or_default();
+                match out.body.collect().await {
+                    Ok(data) => return Ok((data.into_bytes(), metadata)),
+                    Err(e) => last = format!("body read failed: {e}"),
+                }
+            }
             Err(e) => {
                 let f = ApiFailure::from_sdk("s3:GetObject", None, &e);
-                let status = match f.kind {
-                    FailureKind::AccessDenied => "access_denied",
-                    FailureKind::NotFound => "not_found",
-                    _ => "fetch_failed",
-                };
-                if matches!(f.kind, FailureKind::AccessDenied | FailureKind::NotFound) {
-                    return Body::Failed {
-                        status,
-                        error: f.summary(),
-                    };
+                match f.kind {
+                    FailureKind::AccessDenied => return Err(("access_denied", f.summary())),
+                    FailureKind::NotFound => return Err(("not_found", f.summary())),
+                    _ => last = f.summary(),
                 }
-                last = f.summary();
             }
         }
     }
-    Body::Failed {
-        status: "fetch_failed",
-        error: last,
-    }
+    Err(("fetch_failed", last))
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ pub fn files_schema() -> SchemaRef {
         Field::new("events", DataType::UInt64, true),
         Field::new("status", DataType::Utf8, false),
         Field::new("error", DataType::Utf8, true),
+        Field::new("digest_status", DataType::Utf8, true),
+        Field::new("digest_key", DataType::Utf8, true),
     ]))
 }
 
@@ -289,6 +291,11 @@ pub struct FileRow {
     /// `access_denied`, `not_found`, `fetch_failed`).
     pub status: String,
     pub error: Option<String>,
+    /// Where the file stands with the digests (`valid`, `hash_mismatch`, `log_unlisted`,
+    /// `no_digest`, `digest_invalid`, `unverified`, `pending`); `None` with digests off.
+    pub digest_status: Option<&'static str>,
+    /// The digest that lists it.
+    pub digest_key: Option<String>,
 }
 
 /// `files.parquet`: small row groups, and no dictionary for the columns whose values are all
@@ -329,7 +336,7 @@ impl FilesWriter {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut s: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
+        let mut s: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
         let mut delivered = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         let mut size = UInt64Builder::new();
         let mut events = UInt64Builder::new();
@@ -343,6 +350,8 @@ impl FilesWriter {
             events.append_option(r.events);
             s[4].append_value(&r.status);
             s[5].append_option(r.error);
+            s[6].append_option(r.digest_status);
+            s[7].append_option(r.digest_key);
         }
         let mut f = |i: usize| Arc::new(s[i].finish()) as ArrayRef;
         let cols: Vec<ArrayRef> = vec![
@@ -355,6 +364,8 @@ impl FilesWriter {
             Arc::new(events.finish()),
             f(4),
             f(5),
+            f(6),
+            f(7),
         ];
         self.w.write(cols)
     }
@@ -511,6 +522,8 @@ mod tests {
                 events: None,
                 status: "invalid_gzip".into(),
                 error: Some("bad".into()),
+                digest_status: None,
+                digest_key: None,
             })
             .unwrap();
         assert_eq!(files.close().unwrap(), 1);

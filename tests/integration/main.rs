@@ -7,4 +7,5 @@ mod check_mocked;
 mod cli;
 mod scan_local;
 mod util;
+mod validate_emulator;
 mod verify_emulator;
