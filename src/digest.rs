@@ -186,8 +186,8 @@ impl KeyRing {
     }
 
     /// Reads `aws cloudtrail list-public-keys` output (`{"PublicKeyList":[{"Value": base64,
-    /// "Fingerprint", "ValidityStartTime", "ValidityEndTime"}]}`; times as epoch seconds or
-    /// RFC 3339).
+    /// "Fingerprint", "ValidityStartTime", "ValidityEndTime"}]}`; times as epoch seconds,
+    /// quoted or not, or RFC 3339). The user guide's sample spells the list `publicKeyList`.
     pub fn from_list_json(text: &str) -> Result<Self, String> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
@@ -200,6 +200,7 @@ impl KeyRing {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct List {
+            #[serde(alias = "publicKeyList")]
             public_key_list: Vec<Entry>,
         }
         let list: List = serde_json::from_str(text)
@@ -207,7 +208,11 @@ impl KeyRing {
         let time = |v: &Option<serde_json::Value>| -> Option<i64> {
             match v.as_ref()? {
                 serde_json::Value::Number(n) => n.as_f64().map(|f| f as i64),
-                serde_json::Value::String(s) => crate::decode::parse_event_time(s),
+                serde_json::Value::String(s) => s
+                    .parse::<f64>()
+                    .ok()
+                    .map(|f| f as i64)
+                    .or_else(|| crate::decode::parse_event_time(s)),
                 _ => None,
             }
         };
@@ -916,4 +921,298 @@ pub fn hour_statuses(chain: &Chain, window: (i64, i64)) -> Vec<(i64, Status)> {
         h += 3_600;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample response of `aws cloudtrail list-public-keys` in the CloudTrail user guide
+    /// (awsdocs/aws-cloudtrail-user-guide, doc_source/cloudtrail-log-file-custom-validation.md),
+    /// verbatim: lowercase `publicKeyList`, times as quoted numbers.
+    const USER_GUIDE_SAMPLE: &str = r#"{
+        "publicKeyList": [
+            {
+                "ValidityStartTime": "1436317441.0",
+                "ValidityEndTime": "1438909441.0",
+                "Value": "MIIBCgKCAQEAn11L2YZ9h7onug2ILi1MWyHiMRsTQjfWE+pHVRLk1QjfWhirG+lpOa8NrwQ/r7Ah5bNL6HepznOU9XTDSfmmnP97mqyc7z/upfZdS/AHhYcGaz7n6Wc/RRBU6VmiPCrAUojuSk6/GjvA8iOPFsYDuBtviXarvuLPlrT9kAd4Lb+rFfR5peEgBEkhlzc5HuWO7S0y+KunqxX6jQBnXGMtxmPBPP0FylgWGNdFtks/4YSKcgqwH0YDcawP9GGGDAeCIqPWIXDLG1jOjRRzWfCmD0iJUkz8vTsn4hq/5ZxRFE7UBAUiVcGbdnDdvVfhF9C3dQiDq3k7adQIziLT0cShgQIDAQAB",
+                "Fingerprint": "8eba5db5bea9b640d1c96a77256fe7f2"
+            },
+            {
+                "ValidityStartTime": "1434589460.0",
+                "ValidityEndTime": "1437181460.0",
+                "Value": "MIIBCgKCAQEApfYL2FiZhpN74LNWVUzhR+VheYhwhYm8w0n5Gf6i95ylW5kBAWKVEmnAQG7BvS5g9SMqFDQx52fW7NWV44IvfJ2xGXT+wT+DgR6ZQ+6yxskQNqV5YcXj4Aa5Zz4jJfsYjDuO2MDTZNIzNvBNzaBJ+r2WIWAJ/Xq54kyF63B6WE38vKuDE7nSd1FqQuEoNBFLPInvgggYe2Ym1Refe2z71wNcJ2kY+q0h1BSHrSM8RWuJIw7MXwF9iQncg9jYzUlNJomozQzAG5wSRfbplcCYNY40xvGd/aAmO0m+Y+XFMrKwtLCwseHPvj843qVno6x4BJN9bpWnoPo9sdsbGoiK3QIDAQAB",
+                "Fingerprint": "8933b39ddc64d26d8e14ffbf6566fee4"
+            },
+            {
+                "ValidityStartTime": "1434589370.0",
+                "ValidityEndTime": "1437181370.0",
+                "Value": "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqlzPJbvZJ42UdcmLfPUqXYNfOs6I8lCfao/tOs8CmzPOEdtLWugB9xoIUz78qVHdKIqxbaG4jWHfJBiOSSFBM0lt8cdVo4TnRa7oG9io5pysS6DJhBBAeXsicufsiFJR+wrUNh8RSLxL4k6G1+BhLX20tJkZ/erT97tDGBujAelqseGg3vPZbTx9SMfOLN65PdLFudLP7Gat0Z9p5jw/rjpclKfo9Bfc3heeBxWGKwBBOKnFAaN9V57pOaosCvPKmHd9bg7jsQkI9Xp22IzGLsTFJZYVA3KiTAElDMu80iFXPHEq9hKNbt9e4URFam+1utKVEiLkR2disdCmPTK0VQIDAQAB",
+                "Fingerprint": "31e8b5433410dfb61a9dc45cc65b22ff"
+            }
+        ]
+    }"#;
+
+    /// aws/aws-cli awscli/examples/cloudtrail/list-public-keys.rst (times as numbers).
+    const AWSCLI_EXAMPLE: &str = r#"{"PublicKeyList": [{
+        "ValidityStartTime": 1453076702.0,
+        "ValidityEndTime": 1455668702.0,
+        "Value": "MIIBCgKCAQEAlSS3cl92HDycr/MTj0moOhas8habjrraXw+KzlWF0axSI2tcF+3iJ9BKQAVSKxGwxwu3m0wG3J+kUl1xboEcEPHYoIYMbgfSw7KGnuDKwkLzsQWhUJ0cIbOHASox1vv/5fNXkrHhGbDCHeVXm804c83nvHUEFYThr1PfyP/8HwrCtR3FX5OANtQCP61C1nJtSSkC8JSQUOrIP4CuwJjc+4WGDk+BGH5m9iuiAKkipEHWmUl8/P7XpfpWQuk4h8g3pXZOrNXr08lbh4d39svj7UqdhvOXoBISp9t/EXYuePGEtBdrKD9Dz+VHwyUPtBQvYr9BnkF88qBnaPNhS44rzwIDAQAB",
+        "Fingerprint": "7f3f401420072e50a65a141430817ab3"}]}"#;
+
+    #[test]
+    fn the_documented_keys_parse_and_yield_their_fingerprints() {
+        let ring = KeyRing::from_list_json(USER_GUIDE_SAMPLE).unwrap();
+        let got: Vec<(&str, KeyEncoding, Option<i64>)> = ring
+            .keys
+            .values()
+            .map(|k| (k.fingerprint.as_str(), k.encoding, k.valid_from))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "31e8b5433410dfb61a9dc45cc65b22ff",
+                    KeyEncoding::SubjectPublicKeyInfo,
+                    Some(1_434_589_370)
+                ),
+                (
+                    "8933b39ddc64d26d8e14ffbf6566fee4",
+                    KeyEncoding::Pkcs1,
+                    Some(1_434_589_460)
+                ),
+                (
+                    "8eba5db5bea9b640d1c96a77256fe7f2",
+                    KeyEncoding::Pkcs1,
+                    Some(1_436_317_441)
+                ),
+            ]
+        );
+        for k in ring.keys.values() {
+            assert_eq!(rsa::traits::PublicKeyParts::size(&k.key), 256, "2048-bit");
+        }
+        let cli = KeyRing::from_list_json(AWSCLI_EXAMPLE).unwrap();
+        let k = cli
+            .get("7F3F401420072E50A65A141430817AB3")
+            .expect("case-insensitive");
+        assert_eq!(k.valid_until, Some(1_455_668_702));
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_its_fingerprint_is_rejected() {
+        let forged = USER_GUIDE_SAMPLE.replace(
+            "8eba5db5bea9b640d1c96a77256fe7f2",
+            "8eba5db5bea9b640d1c96a77256fe7f3",
+        );
+        let err = KeyRing::from_list_json(&forged).unwrap_err();
+        assert!(
+            err.contains("does not match the key's MD5 8eba5db5"),
+            "{err}"
+        );
+        assert!(KeyRing::from_list_json("{\"PublicKeyList\":[{\"Value\":\"AAAA\"}]}").is_err());
+    }
+
+    #[test]
+    fn the_string_to_sign_is_exact() {
+        let mut d = DigestFile {
+            aws_account_id: "111122223333".into(),
+            digest_start_time: "2026-01-01T00:07:32Z".into(),
+            digest_end_time: "2026-01-01T01:07:32Z".into(),
+            digest_s3_bucket: "b".into(),
+            digest_s3_object: "p/AWSLogs/111122223333/CloudTrail-Digest/x.json.gz".into(),
+            digest_public_key_fingerprint: "f".into(),
+            digest_signature_algorithm: None,
+            newest_event_time: None,
+            oldest_event_time: None,
+            previous_digest_s3_bucket: None,
+            previous_digest_s3_object: None,
+            previous_digest_hash_value: None,
+            previous_digest_hash_algorithm: None,
+            previous_digest_signature: None,
+            log_files: vec![],
+        };
+        assert_eq!(
+            string_to_sign(&d, "ab12"),
+            "2026-01-01T01:07:32Z\nb/p/AWSLogs/111122223333/CloudTrail-Digest/x.json.gz\nab12\nnull"
+        );
+        d.previous_digest_signature = Some("00ff".into());
+        assert!(string_to_sign(&d, "ab12").ends_with("\nab12\n00ff"));
+    }
+
+    /// Digests of one region from the generator, read as from S3 (with metadata) or offline.
+    fn region_digests(tamper: Option<&str>, metadata: bool) -> (Vec<ReadDigest>, KeyRing) {
+        let mut cfg = crate::generate::GenConfig {
+            regions: vec!["eu-west-1".into()],
+            hours: 4,
+            events_per_hour: 4,
+            extras: false,
+            ..Default::default()
+        };
+        if let Some(t) = tamper {
+            cfg.faults = vec![format!("tamper:{t}:eu-west-1").parse().unwrap()];
+        }
+        let mut out = Vec::new();
+        crate::generate::generate(&cfg, &mut |o| {
+            let Ok(k) = crate::layout::parse_key(&o.key) else {
+                return Ok(());
+            };
+            if k.kind != crate::layout::ObjectKind::Digest {
+                return Ok(());
+            }
+            let mut d = crate::decode::Decoder::new(1 << 20);
+            d.inflate(&o.body, true).unwrap();
+            let meta = |name: &str| {
+                metadata
+                    .then(|| {
+                        o.metadata
+                            .iter()
+                            .find(|(k, _)| *k == name)
+                            .map(|(_, v)| v.clone())
+                    })
+                    .flatten()
+            };
+            out.push(ReadDigest {
+                bucket: if metadata {
+                    cfg.bucket.clone()
+                } else {
+                    String::new()
+                },
+                key: o.key.clone(),
+                stamp: k.delivered_at,
+                backfill: k.backfill,
+                content: Ok(DigestContent {
+                    inflated: d.decompressed().to_vec(),
+                    signature: meta("signature"),
+                    signature_algorithm: meta("signature-algorithm"),
+                    backfill_generated: meta("backfill-generation-timestamp"),
+                    has_metadata: metadata,
+                }),
+            });
+            Ok(())
+        })
+        .unwrap();
+        let keys =
+            KeyRing::from_list_json(&crate::generate::test_public_keys_json(cfg.start, 4)).unwrap();
+        (out, keys)
+    }
+
+    fn check(read: Vec<ReadDigest>, keys: &KeyRing) -> Chain {
+        let start = crate::generate::GenConfig::default().start;
+        check_chain(
+            &ChainContext {
+                account: "111122223333",
+                region: "eu-west-1",
+                window: (start, start + 4 * 3_600),
+                keys: Ok(keys),
+                due_until: i64::MAX,
+            },
+            read,
+        )
+    }
+
+    fn statuses(c: &Chain) -> Vec<Status> {
+        c.digests.iter().map(|d| d.status).collect()
+    }
+
+    #[test]
+    fn a_clean_chain_is_valid_online_and_offline_but_for_the_newest() {
+        let (read, keys) = region_digests(None, true);
+        let c = check(read, &keys);
+        assert!(c.digests.len() >= 5, "{}", c.digests.len());
+        assert!(
+            statuses(&c).iter().all(|s| s.is_good()),
+            "{:?}",
+            statuses(&c)
+        );
+        assert!(c.holes.is_empty(), "{:?}", c.holes);
+        // Offline: each digest's signature comes from its successor; the newest has none.
+        let (read, keys) = region_digests(None, false);
+        let c = check(read, &keys);
+        let s = statuses(&c);
+        assert!(s[..s.len() - 1].iter().all(|s| s.is_good()), "{s:?}");
+        assert_eq!(s.last(), Some(&Status::Unverified));
+        assert_eq!(c.digests[0].signature_source, Some("successor"));
+    }
+
+    #[test]
+    fn without_keys_nothing_is_verified() {
+        let (read, _) = region_digests(None, true);
+        let start = crate::generate::GenConfig::default().start;
+        let c = check_chain(
+            &ChainContext {
+                account: "111122223333",
+                region: "eu-west-1",
+                window: (start, start + 4 * 3_600),
+                keys: Err("denied"),
+                due_until: i64::MAX,
+            },
+            read,
+        );
+        assert!(statuses(&c).iter().all(|s| *s == Status::Unverified));
+        assert!(c.digests[0].problems[0].contains("denied"));
+        assert!(
+            hour_statuses(&c, (start, start + 4 * 3_600))
+                .iter()
+                .all(|(_, s)| *s == Status::Unverified)
+        );
+    }
+
+    #[test]
+    fn each_digest_tamper_hits_exactly_one_digest() {
+        for (tamper, want) in [
+            ("wrong-key", "signature verification failed"),
+            ("resign-digest", "previousDigestSignature"),
+            ("move-digest", "moved"),
+        ] {
+            let (read, keys) = region_digests(Some(tamper), true);
+            let c = check(read, &keys);
+            let bad: Vec<&CheckedDigest> =
+                c.digests.iter().filter(|d| !d.status.is_good()).collect();
+            assert_eq!(bad.len(), 1, "{tamper}: {:?}", statuses(&c));
+            assert_eq!(bad[0].status, Status::Invalid);
+            assert!(
+                bad[0].problems.join(" ").contains(want),
+                "{tamper}: {:?}",
+                bad[0].problems
+            );
+            assert!(c.holes.is_empty(), "{tamper}: {:?}", c.holes);
+        }
+        let (read, keys) = region_digests(Some("delete-digest"), true);
+        let c = check(read, &keys);
+        assert!(statuses(&c).iter().all(|s| s.is_good()));
+        assert_eq!(c.holes.len(), 1, "{:?}", c.holes);
+        assert_eq!(c.holes[0].status, Status::Missing);
+        assert!(c.holes[0].detail.contains("is missing"));
+    }
+
+    #[test]
+    fn a_window_not_covered_is_missing_and_one_not_due_is_pending() {
+        let (mut read, keys) = region_digests(None, true);
+        // Drop the first two digests: the start of the window has no digest at all.
+        read.sort_by_key(|r| r.stamp);
+        read.drain(..2);
+        let c = check(read, &keys);
+        assert_eq!(c.holes.len(), 1);
+        assert_eq!(c.holes[0].status, Status::Missing);
+        let start = crate::generate::GenConfig::default().start;
+        let hours = hour_statuses(&c, (start, start + 4 * 3_600));
+        assert_eq!(hours[0].1, Status::Missing);
+        assert!(hours[2..].iter().all(|(_, s)| s.is_good()), "{hours:?}");
+        // Not due yet: pending, not missing.
+        let (mut read, keys) = region_digests(None, true);
+        read.sort_by_key(|r| r.stamp);
+        read.truncate(2);
+        let c = check_chain(
+            &ChainContext {
+                account: "111122223333",
+                region: "eu-west-1",
+                window: (start, start + 4 * 3_600),
+                keys: Ok(&keys),
+                due_until: start + 3 * 3_600,
+            },
+            read,
+        );
+        let kinds: Vec<Status> = c.holes.iter().map(|h| h.status).collect();
+        assert_eq!(kinds, [Status::Missing, Status::Pending]);
+    }
 }

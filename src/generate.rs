@@ -1162,12 +1162,14 @@ fn write_digests(
         )
     };
     let end = cfg.start + cfg.hours as i64 * 3_600;
+    // CloudTrail keeps delivering hourly: one more digest after the end, so that even an
+    // offline copy (no metadata) has a successor vouching for the last digest of the hours.
     let cover_until = logs
         .iter()
         .map(|l| l.slot + 1)
         .max()
         .unwrap_or(end)
-        .max(end);
+        .max(end + 3_600);
     let mid = cfg.start + (cfg.hours / 2) as i64 * 3_600;
     let digest_key = |at: i64| {
         object_key(

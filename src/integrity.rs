@@ -404,15 +404,19 @@ pub async fn collect(
     let mut keys_info = Vec::new();
     let mut rings: BTreeMap<String, std::result::Result<KeyRing, String>> = BTreeMap::new();
     let regions: BTreeSet<&String> = pairs.iter().map(|(_, r)| r).collect();
-    for region in &regions {
-        let ring = match (&opts.public_keys, clients) {
+    // Every region's ListPublicKeys at once (each may retry for seconds when throttled).
+    let fetched = join_all(regions.iter().map(|region| async move {
+        match (&opts.public_keys, clients) {
             (Some(ring), _) => Ok(ring.clone()),
             (None, Some(c)) => list_public_keys(c, region, range).await,
             (None, None) => Err(
                 "a local copy has no API to ask: pass --public-keys FILE (the output of `aws cloudtrail list-public-keys`)"
                     .to_owned(),
             ),
-        };
+        }
+    }))
+    .await;
+    for (region, ring) in regions.iter().zip(fetched) {
         if let (Ok(r), None) = (&ring, &opts.public_keys) {
             keys_info.extend(r.keys.values().map(|k| key_info(region, k)));
         }

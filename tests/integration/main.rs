@@ -5,6 +5,7 @@
 mod check_emulator;
 mod check_mocked;
 mod cli;
+mod digests_mocked;
 mod scan_local;
 mod util;
 mod validate_emulator;

@@ -69,7 +69,7 @@ fn scan(dir: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     (res.status.code().unwrap(), summary)
 }
 
-fn batches(path: &Path) -> Vec<arrow_array::RecordBatch> {
+pub fn batches(path: &Path) -> Vec<arrow_array::RecordBatch> {
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()
@@ -616,4 +616,45 @@ print(json.dumps(res))
         serde_json::json!([["eu-west-1", "mgmt_write", "no_events"]])
     );
     assert_eq!(got["bad"], serde_json::json!([["invalid_gzip"]]));
+}
+
+#[test]
+fn an_offline_copy_is_checked_against_its_digests_with_a_keys_file() {
+    let (t, corpus, out) = tmp();
+    let keys = t.path().join("keys.json");
+    let k = keys.to_str().unwrap();
+    let truth = generate(
+        &corpus,
+        &[
+            "--fault",
+            "tamper:delete-log:ap-south-1",
+            "--public-keys-out",
+            k,
+        ],
+    );
+    // Without keys: digests found but unverifiable, said, and judged from the logs.
+    let (code, summary) = scan(&corpus, &out, &[]);
+    assert_eq!(code, 0, "{summary:#}");
+    let d = &summary["outcome"]["digests"];
+    assert_eq!(d["in_use"], false);
+    assert!(
+        d["notes"][0].as_str().unwrap().contains("--public-keys"),
+        "{d:#}"
+    );
+    // With the keys file: the deleted log is exactly one log_missing gap.
+    let (code, summary) = scan(&corpus, &out, &["--public-keys", k]);
+    assert_eq!(code, 1, "{summary:#}");
+    assert_eq!(summary["outcome"]["digests"]["in_use"], true);
+    let rows = gaps(&out);
+    assert_eq!(kinds(&rows).len(), 1, "{rows:?}");
+    assert_eq!(rows[0].2, "log_missing");
+    assert!(
+        rows[0]
+            .5
+            .starts_with(truth["tampered"][0][1].as_str().unwrap())
+    );
+    // --digests off: the logs alone, as before digests existed.
+    let (code, summary) = scan(&corpus, &out, &["--public-keys", k, "--digests", "off"]);
+    assert_eq!(code, 0, "{summary:#}");
+    assert!(summary["outcome"]["digests"].is_null());
 }

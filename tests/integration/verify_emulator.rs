@@ -51,6 +51,9 @@ fn verify(a: &Account, out: &std::path::Path, extra: &[&str]) -> (i32, serde_jso
         out.to_str().unwrap(),
         "--format",
         "json",
+        // moto answers ListPublicKeys with HTTP 500, which the SDK retries with backoff.
+        "--max-attempts",
+        "2",
     ];
     args.extend_from_slice(extra);
     let res = a.run(&args);
@@ -83,6 +86,16 @@ async fn verify_proves_a_clean_bucket() {
         logs
     );
     assert!(gaps(out.path()).is_empty());
+    // The digests are there but moto has no ListPublicKeys: not used, and said so.
+    let d = &summary["outcome"]["digests"];
+    assert_eq!(d["in_use"], false, "{d:#}");
+    assert!(
+        d["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("cloudtrail:ListPublicKeys"),
+        "{d:#}"
+    );
     assert_eq!(
         summary["outcome"]["source"],
         format!("s3://tp-{}-main-trail/audit", a.id)
@@ -233,4 +246,148 @@ async fn missing_bucket_is_an_error_naming_it() {
         err.contains("tp-no-such-bucket-anywhere") && err.contains("NoSuchBucket"),
         "{err}"
     );
+}
+
+/// `digest_status` of every row of files.parquet that is a log file.
+fn digest_statuses(out: &std::path::Path) -> std::collections::BTreeMap<String, usize> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    let mut by = std::collections::BTreeMap::new();
+    for b in crate::scan_local::batches(&out.join("files.parquet")) {
+        let st = b
+            .column_by_name("status")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let ds = b
+            .column_by_name("digest_status")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        for i in 0..b.num_rows() {
+            if st.value(i) != "skipped" {
+                let v = if ds.is_null(i) { "null" } else { ds.value(i) };
+                *by.entry(v.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    by
+}
+
+#[tokio::test]
+async fn valid_empty_digests_prove_a_silent_region_was_logging() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let truth = generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &[
+            "--fault",
+            "silent:eu-west-1:2:3",
+            "--public-keys-out",
+            keys.to_str().unwrap(),
+        ],
+    );
+    let out = dir.path().join("out");
+    let (code, summary, stderr) = verify(
+        &a,
+        &out,
+        &[
+            "--max-silence",
+            "2h",
+            "--public-keys",
+            keys.to_str().unwrap(),
+        ],
+    );
+    // Without digests the same bucket is a no_log_files gap (verify_finds_exactly_the_injected_gap).
+    assert_eq!(code, 0, "{stderr}\n{summary:#}");
+    assert_eq!(summary["verdict"], "PROVEN");
+    assert!(gaps(&out).is_empty(), "{:?}", gaps(&out));
+    let d = &summary["outcome"]["digests"];
+    assert_eq!(d["in_use"], true, "{d:#}");
+    assert!(
+        d["hours_by_status"]["empty"].as_u64().unwrap() >= 1,
+        "{d:#}"
+    );
+    let logs = truth_log_files(&truth) as usize;
+    let by = digest_statuses(&out);
+    assert_eq!(by.get("valid"), Some(&logs), "{by:?}");
+}
+
+#[tokio::test]
+async fn digests_required_but_absent_are_no_digest_gaps() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &["--no-digests", "--public-keys-out", keys.to_str().unwrap()],
+    );
+    let out = dir.path().join("out");
+    let (code, summary, stderr) = verify(
+        &a,
+        &out,
+        &[
+            "--digests",
+            "require",
+            "--public-keys",
+            keys.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}\n{summary:#}");
+    assert_eq!(summary["verdict"], "GAPS");
+    let mut rows = kinds(&gaps(&out))
+        .into_iter()
+        .map(|(r, c, k, s, e)| (r.to_owned(), c.to_owned(), k.to_owned(), s, e))
+        .collect::<Vec<_>>();
+    rows.sort();
+    let want: Vec<_> = ["ap-south-1", "eu-west-1", "us-east-1"]
+        .iter()
+        .map(|r| (r.to_string(), "integrity".into(), "no_digest".into(), 0, 6))
+        .collect();
+    assert_eq!(rows, want);
+    // The same bucket with --digests on: no digests found, judged from the logs, PROVEN.
+    let out2 = dir.path().join("out2");
+    let (code, summary, _) = verify(&a, &out2, &["--public-keys", keys.to_str().unwrap()]);
+    assert_eq!(code, 0, "{summary:#}");
+    let notes = summary["outcome"]["digests"]["notes"].to_string();
+    assert!(notes.contains("no digest files found"), "{notes}");
+}
+
+#[tokio::test]
+async fn a_tampered_log_is_a_gap_row_of_verify() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let truth = generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &[
+            "--fault",
+            "tamper:modify-log:ap-south-1",
+            "--public-keys-out",
+            keys.to_str().unwrap(),
+        ],
+    );
+    let out = dir.path().join("out");
+    let (code, summary, stderr) = verify(&a, &out, &["--public-keys", keys.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}\n{summary:#}");
+    assert_eq!(summary["verdict"], "GAPS");
+    let rows = gaps(&out);
+    assert_eq!(kinds(&rows).len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].2.as_str()),
+        ("ap-south-1", "hash_mismatch")
+    );
+    assert!(
+        rows[0]
+            .5
+            .starts_with(truth["tampered"][0][1].as_str().unwrap())
+    );
+    assert_eq!(digest_statuses(&out).get("hash_mismatch"), Some(&1));
 }
