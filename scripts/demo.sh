@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The demo of the main job on an embedded default. It starts the AWS API emulator, creates two
 # accounts through the AWS APIs (one compliant, one whose only trail records write events
-# only), uploads a generated day of CloudTrail logs with one injected gap (eu-west-1 silent for
-# three hours) to the compliant trail's bucket, and runs:
-#   trailproof check   on the non-compliant account  -> FAIL WRITE_ONLY (exit 1)
-#   trailproof verify  on the compliant account      -> configuration PASS, delivery GAPS:
-#                                                       exactly the injected gap (exit 1)
-# It exits 0 when both come out as expected. The evidence is left in target/demo-evidence/.
+# only), uploads a generated day of CloudTrail logs and signed digests to the compliant
+# trail's bucket (eu-west-1 silent for three hours; one ap-northeast-1 log deleted after
+# delivery), and runs:
+#   trailproof check   on the non-compliant account     -> FAIL WRITE_ONLY (exit 1)
+#   trailproof verify --digests off                      -> GAPS: eu-west-1 no_log_files only
+#   trailproof verify  (digests as heartbeat)            -> PASS; GAPS: ap-northeast-1 log_missing
+#                                                           only (eu-west-1 silent but logging)
+#   trailproof validate                                  -> INVALID: the same log_missing
+# It exits 0 when all come out as expected. The evidence is left in target/demo-evidence/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -37,26 +40,52 @@ set +e; as BAD check --regions "$regions"; bad=$?; set -e
 echo "(exit code $bad)"
 
 echo
-echo "=== Account $GOOD_ACCOUNT: uploading one day of generated logs ($start .. $until), eu-west-1 silent for 3 hours ==="
+echo "=== Account $GOOD_ACCOUNT: uploading one day of generated logs and signed digests ($start .. $until) ==="
+echo "    injected: eu-west-1 silent for 3 hours; one ap-northeast-1 log file deleted after delivery"
+keys="$root/target/demo-public-keys.json"
 as GOOD generate --out "s3://demo-$GOOD_ACCOUNT-org-audit" --accounts "$GOOD_ACCOUNT" --regions "$regions" \
-  --start "$start" --hours 24 --fault silent:eu-west-1:10:3
-echo
-echo "\$ trailproof verify --regions $regions --since $start --until $until --max-silence 2h --out target/demo-evidence"
-rm -rf "$evidence"
-set +e; as GOOD verify --regions "$regions" --since "$start" --until "$until" --max-silence 2h --out "$evidence"; good=$?; set -e
-echo "(exit code $good)"
-
-echo
-gaps="$("$(scripts/moto.sh python)" - "$evidence/summary.json" <<'PY'
+  --start "$start" --hours 24 --fault silent:eu-west-1:10:3 --fault tamper:delete-log:ap-northeast-1 \
+  --public-keys-out "$keys"
+summary_gaps() {
+  "$(scripts/moto.sh python)" - "$1/summary.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(" ".join(f"{g['region']}/{g['kind']}" for g in s["gaps"]))
 PY
-)"
-if [ "$bad" = 1 ] && [ "$good" = 1 ] && [ "$gaps" = "eu-west-1/no_log_files" ]; then
-  echo "demo: as expected: write-only account FAIL WRITE_ONLY; compliant account PASS, and its logs prove every region except the injected 3-hour silence in eu-west-1."
-  echo "demo: evidence (Parquet + summary.json) in $evidence"
+}
+
+echo
+echo "--- Logs alone: a silent region looks broken, and a deleted file leaves no trace ---"
+echo "\$ trailproof verify --regions $regions --since $start --until $until --max-silence 2h --digests off --out target/demo-evidence-logs-only"
+rm -rf "$evidence-logs-only"
+set +e; as GOOD verify --regions "$regions" --since "$start" --until "$until" --max-silence 2h --digests off \
+  --out "$evidence-logs-only" >/dev/null; off=$?; set -e
+off_gaps="$(summary_gaps "$evidence-logs-only")"
+echo "(exit code $off; gaps: $off_gaps)"
+
+echo
+echo "--- With the digests (moto has no ListPublicKeys: the generator's test key is passed) ---"
+echo "\$ trailproof verify --regions $regions --since $start --until $until --max-silence 2h --public-keys $keys --out target/demo-evidence"
+rm -rf "$evidence"
+set +e; as GOOD verify --regions "$regions" --since "$start" --until "$until" --max-silence 2h \
+  --public-keys "$keys" --out "$evidence"; good=$?; set -e
+echo "(exit code $good)"
+gaps="$(summary_gaps "$evidence")"
+
+echo
+echo "\$ trailproof validate s3://demo-$GOOD_ACCOUNT-org-audit --since $start --until $until --public-keys $keys"
+set +e; as GOOD validate "s3://demo-$GOOD_ACCOUNT-org-audit" --since "$start" --until "$until" \
+  --public-keys "$keys" --out "$evidence/validate" | head -20; valid=${PIPESTATUS[0]}; set -e
+echo "(exit code $valid)"
+
+echo
+if [ "$bad" = 1 ] && [ "$off" = 1 ] && [ "$off_gaps" = "eu-west-1/no_log_files" ] \
+  && [ "$good" = 1 ] && [ "$gaps" = "ap-northeast-1/log_missing" ] && [ "$valid" = 1 ]; then
+  echo "demo: as expected: write-only account FAIL WRITE_ONLY; compliant account PASS. From the logs alone the"
+  echo "demo: silent eu-west-1 is a gap and the deleted file is invisible; with the digests eu-west-1 is proven"
+  echo "demo: silent but logging, and the deleted ap-northeast-1 file is the one finding (verify and validate)."
+  echo "demo: evidence (Parquet + summary.json + validate.json) in $evidence"
 else
-  echo "demo: unexpected result (check exit $bad, verify exit $good, gaps '$gaps')" >&2
+  echo "demo: unexpected result (check $bad; logs-only $off '$off_gaps'; verify $good '$gaps'; validate $valid)" >&2
   exit 1
 fi

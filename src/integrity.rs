@@ -900,9 +900,10 @@ pub fn write_validate_text(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "Digest validation: {}  ({} findings)\n",
+        "Digest validation: {}  ({} finding{})\n",
         r.result,
-        r.findings.len()
+        r.findings.len(),
+        if r.findings.len() == 1 { "" } else { "s" }
     )?;
     writeln!(out, "Source    {}", r.source)?;
     writeln!(out, "Window    {} .. {}", r.window_start, r.window_end)?;
