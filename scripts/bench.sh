@@ -20,13 +20,17 @@ py="$(scripts/moto.sh python)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --release --quiet --bin trailproof
 bin="$target/release/trailproof"
-corpus="$target/bench-corpus"
+corpus="$target/bench-corpus-v2"
+keys="$target/bench-corpus-v2.keys.json"
 if [ ! -f "$corpus/.done" ]; then
   rm -rf "$corpus"
-  "$bin" generate --out "$corpus" --hours 24 --events-per-hour 2200 --start 2026-01-01 --seed 7 --no-extras
+  "$bin" generate --out "$corpus" --hours 24 --events-per-hour 2200 --start 2026-01-01 --seed 7 --no-extras \
+    --public-keys-out "$keys"
   touch "$corpus/.done"
 fi
-find "$corpus" -name '*.json.gz' | sort > "$target/bench-files.txt"
+# The log files (the corpus also holds signed digests, which the other tools must not read).
+find "$corpus" -path '*/CloudTrail/*' -name '*.json.gz' | sort > "$target/bench-files.txt"
+window="--since 2026-01-01 --until 2026-01-02"
 runs=5; slow=3; [ $quick = 1 ] && { runs=2; slow=1; }
 out="$target/bench-runs/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -47,14 +51,14 @@ con.sql("SET threads = 2")
 q = f"""
 SELECT r.awsRegion, r.readOnly, count(*) FROM (
   SELECT unnest(from_json(json, '{{"Records":[{{"awsRegion":"VARCHAR","readOnly":"BOOLEAN"}}]}}').Records) AS r
-  FROM read_json_objects('{sys.argv[1]}/**/*.json.gz', maximum_object_size = 1000000000)
+  FROM read_json_objects('{sys.argv[1]}/AWSLogs/*/CloudTrail/**/*.json.gz', maximum_object_size = 1000000000)
 ) GROUP BY ALL
 """
 print(sum(row[2] for row in con.sql(q).fetchall()))
 PY
 
 # Every tool must count the same events.
-want="$("$bin" scan "$corpus" --out "$out/scan" --no-progress --format json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["outcome"]["stats"]["events"])')"
+want="$("$bin" scan "$corpus" --out "$out/scan" --no-progress --digests off --format json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["outcome"]["stats"]["events"])')"
 for tool in "$py $out/python_stdlib.py $target/bench-files.txt" "$py $out/duckdb_count.py $corpus"; do
   got="$(sh -c "$tool")"
   [ "$got" = "$want" ] || { echo "bench: $tool counted $got events, trailproof $want" >&2; exit 1; }
@@ -62,8 +66,10 @@ done
 
 hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$out/fast.json" \
   -n "zcat" "xargs zcat < $target/bench-files.txt > /dev/null" \
-  -n "trailproof 2 workers" "$bin scan $corpus --out $out/scan --no-progress --workers 2" \
-  -n "trailproof 1 worker" "$bin scan $corpus --out $out/scan --no-progress --workers 1" >/dev/null
+  -n "trailproof 2 workers" "$bin scan $corpus --out $out/scan --no-progress --digests off --workers 2" \
+  -n "trailproof 1 worker" "$bin scan $corpus --out $out/scan --no-progress --digests off --workers 1" \
+  -n "trailproof scan, digests verified" "$bin scan $corpus $window --out $out/scan --no-progress --public-keys $keys" \
+  -n "trailproof validate" "$bin validate $corpus $window --out $out/validate --public-keys $keys" >/dev/null
 hyperfine --style basic --runs "$slow" --export-json "$out/slow.json" \
   -n "DuckDB (threads=2)" "$py $out/duckdb_count.py $corpus" \
   -n "Python gzip+json (1 process)" "$py $out/python_stdlib.py $target/bench-files.txt" >/dev/null
@@ -75,8 +81,9 @@ res = {}
 for f in ("fast.json", "slow.json"):
     for r in json.load(open(os.path.join(out, f)))["results"]:
         res[r["command"]] = r
-gz = sum(os.path.getsize(os.path.join(d, n)) for d, _, fs in os.walk(corpus) for n in fs if n.endswith(".gz"))
-files = sum(1 for d, _, fs in os.walk(corpus) for n in fs if n.endswith(".gz"))
+logs = [os.path.join(d, n) for d, _, fs in os.walk(corpus) for n in fs if n.endswith(".gz") and "/CloudTrail/" in d + "/"]
+gz = sum(os.path.getsize(p) for p in logs)
+files = len(logs)
 m = {k: statistics.median(v["times"]) for k, v in res.items()}
 tp2, tp1 = m["trailproof 2 workers"], m["trailproof 1 worker"]
 lines = [
@@ -86,7 +93,7 @@ lines = [
     "| tool | median s | min-max s | ratio to trailproof 2 workers |",
     "|---|---|---|---|",
 ]
-for k in ["trailproof 2 workers", "trailproof 1 worker", "zcat", "DuckDB (threads=2)", "Python gzip+json (1 process)"]:
+for k in ["trailproof 2 workers", "trailproof 1 worker", "trailproof scan, digests verified", "trailproof validate", "zcat", "DuckDB (threads=2)", "Python gzip+json (1 process)"]:
     t = res[k]["times"]
     lines.append(f"| {k} | {m[k]:.2f} | {min(t):.2f}-{max(t):.2f} | {m[k]/tp2:.2f} |")
 lines += [
@@ -94,6 +101,7 @@ lines += [
     f"trailproof vs DuckDB, same threads: {m['DuckDB (threads=2)']/tp2:.1f}x faster (target >= 10x)",
     f"trailproof vs zcat alone:           {m['zcat']/tp2:.1f}x faster (target >= 2x)",
     f"1 -> 2 workers:                     {tp1/tp2:.2f}x (target >= 1.8x)",
+    f"digests verified (hash + chains):   {m['trailproof scan, digests verified']/tp2:.2f}x the time of the logs-only scan",
 ]
 text = "\n".join(lines)
 print(text)
@@ -107,7 +115,7 @@ trap 'scripts/moto.sh stop "$mdir"' EXIT
 export AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='$TRAILPROOF_TEST_ENDPOINT', region_name='us-east-1').create_bucket(Bucket='bench-s3')"
 "$bin" generate --out s3://bench-s3 --endpoint-url "$TRAILPROOF_TEST_ENDPOINT" --regions us-east-1,eu-west-1,ap-south-1,sa-east-1 \
-  --hours 6 --events-per-hour 2200 --start 2026-01-01 --no-extras
+  --hours 6 --events-per-hour 2200 --start 2026-01-01 --no-extras --no-digests
 cat > "$out/raw_download.py" <<'PY'
 import boto3, sys, concurrent.futures as cf
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
@@ -117,7 +125,7 @@ with cf.ThreadPoolExecutor(32) as ex:
 PY
 hyperfine --style basic --warmup 1 --runs "$slow" --export-json "$out/s3.json" \
   -n "raw parallel download (boto3, 32 threads)" "$py $out/raw_download.py $TRAILPROOF_TEST_ENDPOINT" \
-  -n "trailproof scan s3://" "$bin scan s3://bench-s3 --endpoint-url $TRAILPROOF_TEST_ENDPOINT --out $out/scan-s3 --no-progress --since 2026-01-01 --until 2026-01-01T06:00:00Z" >/dev/null
+  -n "trailproof scan s3://" "$bin scan s3://bench-s3 --endpoint-url $TRAILPROOF_TEST_ENDPOINT --out $out/scan-s3 --no-progress --digests off --since 2026-01-01 --until 2026-01-01T06:00:00Z" >/dev/null
 "$py" - "$out" <<'PY'
 import json, os, statistics, sys
 res = {r["command"]: statistics.median(r["times"]) for r in json.load(open(os.path.join(sys.argv[1], "s3.json")))["results"]}
