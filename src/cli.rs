@@ -359,7 +359,7 @@ pub struct GenerateArgs {
     /// corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT, region-mismatch:REGION:COUNT,
     /// late:REGION:HOUR:LAG_HOURS, tamper:KIND:REGION with KIND one of modify-log, delete-log,
     /// trailing-bytes, unlisted-log, delete-digest, move-digest, wrong-key, resign-digest,
-    /// backfill.
+    /// backfill, restart.
     #[arg(long = "fault", value_name = "FAULT")]
     pub faults: Vec<crate::generate::Fault>,
 

@@ -129,10 +129,14 @@ pub enum Tamper {
     ResignDigest,
     /// Not an attack: a log file is left out of its digest and listed by a backfill digest.
     Backfill,
+    /// Not an attack: log file validation was off for an hour and turned on again. The hour
+    /// has no digest (its logs are still delivered) and the next digest starts a new chain,
+    /// naming no predecessor.
+    Restart,
 }
 
 impl Tamper {
-    pub const ALL: [(&'static str, Tamper); 9] = [
+    pub const ALL: [(&'static str, Tamper); 10] = [
         ("modify-log", Tamper::ModifyLog),
         ("delete-log", Tamper::DeleteLog),
         ("trailing-bytes", Tamper::TrailingBytes),
@@ -142,6 +146,7 @@ impl Tamper {
         ("wrong-key", Tamper::WrongKey),
         ("resign-digest", Tamper::ResignDigest),
         ("backfill", Tamper::Backfill),
+        ("restart", Tamper::Restart),
     ];
 }
 
@@ -1236,6 +1241,11 @@ fn write_digests(
             for t in tampers {
                 match t {
                     Tamper::DeleteDigest => skip = true,
+                    Tamper::Restart => {
+                        // Never written, and forgotten: the next digest is a starting digest.
+                        skip = true;
+                        prev = None;
+                    }
                     Tamper::MoveDigest => out_key = digest_key(stop + 1),
                     Tamper::WrongKey => {
                         let key_b = SigningKey::<Sha256>::new(test_key(TEST_KEY_B));

@@ -227,6 +227,48 @@ async fn a_deleted_digest_is_a_no_digest_gap() {
 }
 
 #[tokio::test]
+async fn a_restarted_chain_is_a_gap_not_a_missing_digest() {
+    let (truth, r, code) = tampered("restart").await;
+    assert_eq!(code, 1, "{r:#}");
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "exactly one finding: {findings:#?}");
+    let f = &findings[0];
+    assert_eq!(
+        (&f["kind"], &f["region"]),
+        (&"no_digest".into(), &"eu-west-1".into())
+    );
+    let detail = f["detail"].as_str().unwrap();
+    assert!(detail.contains("starts a new chain"), "{detail}");
+    // The digest that was never written is not named: nothing says it existed.
+    let never = truth["tampered"][0][1].as_str().unwrap();
+    assert!(!detail.contains(never), "{detail}");
+    let eu = r["digests"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["region"] == "eu-west-1")
+        .unwrap();
+    let hours: Vec<&str> = eu["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert!(hours.contains(&"gap"), "{hours:?}");
+    assert!(
+        !hours.iter().any(|h| matches!(*h, "missing" | "invalid")),
+        "{hours:?}"
+    );
+    // The hour's logs are accounted to the gap, and the starting digest is valid.
+    assert!(r["log_files"]["no_digest"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(r["log_files"].get("unlisted").is_none(), "{r:#}");
+    assert!(
+        r["digests"]["digests_by_status"].get("invalid").is_none(),
+        "{r:#}"
+    );
+}
+
+#[tokio::test]
 async fn a_moved_digest_is_invalid() {
     let r = detected_as("move-digest", "digest_invalid").await;
     assert!(
