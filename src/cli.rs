@@ -132,6 +132,12 @@ pub struct PipelineArgs {
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
 
+    /// Leave files.parquet's sha256 empty when no digest needs it (bulk analysis with
+    /// `--digests off`: hashing every decompressed byte is a third of a worker's time). When
+    /// digests are in use every log file is hashed regardless.
+    #[arg(long, help_heading = "Output")]
+    pub no_file_hashes: bool,
+
     #[command(flatten)]
     pub integrity: IntegrityArgs,
 }
@@ -475,6 +481,7 @@ impl PipelineArgs {
             late_threshold_s: self.late_after.as_secs() as i64,
             delivery_grace_s: self.delivery_grace.as_secs() as i64,
             progress: !self.no_progress,
+            file_hashes: !self.no_file_hashes,
             global_region: self.global_region.clone().unwrap_or(defaults.global_region),
             ..defaults
         })

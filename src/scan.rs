@@ -101,6 +101,9 @@ pub struct ScanOptions {
     pub progress: bool,
     /// Parse the records (off for `validate`, which only hashes).
     pub parse: bool,
+    /// SHA-256 every log file's decompressed content into files.parquet even when no digest
+    /// needs it (digests in use always hash).
+    pub file_hashes: bool,
     /// Digest evidence to check each log file against and to merge into the verdict.
     pub integrity: Option<Arc<crate::integrity::Integrity>>,
 }
@@ -127,6 +130,7 @@ impl Default for ScanOptions {
             delivery_grace_s: 3_600,
             progress: false,
             parse: true,
+            file_hashes: true,
             integrity: None,
         }
     }
@@ -444,10 +448,11 @@ fn process(
     out.stats.compressed_bytes += bytes.len() as u64;
     let decoded = decoder.inflate(bytes, key.gzip);
     // The hash of what was inflated: the whole file, or the first member when data follows.
-    if decoded.is_ok()
-        || decoded
-            .as_ref()
-            .is_err_and(|e| e.code == DecodeErrorCode::TrailingData)
+    if (index.is_some() || shared.opts.file_hashes)
+        && (decoded.is_ok()
+            || decoded
+                .as_ref()
+                .is_err_and(|e| e.code == DecodeErrorCode::TrailingData))
     {
         row.sha256 = Some(hex(&Sha256::digest(decoder.decompressed())));
     }

@@ -658,3 +658,56 @@ fn an_offline_copy_is_checked_against_its_digests_with_a_keys_file() {
     assert_eq!(code, 0, "{summary:#}");
     assert!(summary["outcome"]["digests"].is_null());
 }
+
+/// The log files of files.parquet (status ok) with and without a sha256.
+fn hashed_ok_files(out: &Path) -> (usize, usize) {
+    let (mut hashed, mut bare) = (0, 0);
+    for b in batches(&out.join("files.parquet")) {
+        let st = b
+            .column_by_name("status")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let sha = b
+            .column_by_name("sha256")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        for i in (0..b.num_rows()).filter(|&i| st.value(i) == "ok") {
+            if sha.is_null(i) {
+                bare += 1;
+            } else {
+                assert_eq!(sha.value(i).len(), 64, "{}", sha.value(i));
+                hashed += 1;
+            }
+        }
+    }
+    (hashed, bare)
+}
+
+#[test]
+fn file_hashes_are_skipped_only_when_no_digest_needs_them() {
+    let (t, corpus, out) = tmp();
+    let keys = t.path().join("keys.json");
+    let k = keys.to_str().unwrap();
+    let truth = generate(&corpus, &["--public-keys-out", k]);
+    let logs = truth_log_files(&truth) as usize;
+    // Default: every log hashed, digests or not.
+    let (code, hashed) = scan(&corpus, &out, &["--digests", "off"]);
+    assert_eq!(code, 0);
+    assert!(hashed["outcome"]["stats"]["events"].as_u64().unwrap() > 0);
+    assert_eq!(hashed_ok_files(&out), (logs, 0));
+    // Bulk analysis: no digests, no hashes, the same counts.
+    let (code, summary) = scan(&corpus, &out, &["--digests", "off", "--no-file-hashes"]);
+    assert_eq!(code, 0, "{summary:#}");
+    assert_eq!(hashed_ok_files(&out), (0, logs));
+    assert_eq!(
+        summary["outcome"]["stats"]["events"], hashed["outcome"]["stats"]["events"],
+        "{summary:#}"
+    );
+    // Digests in use: the flag cannot turn the hash checks off.
+    let (code, summary) = scan(&corpus, &out, &["--public-keys", k, "--no-file-hashes"]);
+    assert_eq!(code, 0, "{summary:#}");
+    assert_eq!(summary["outcome"]["digests"]["in_use"], true);
+    assert_eq!(hashed_ok_files(&out), (logs, 0));
+}
