@@ -83,6 +83,25 @@ pub fn batches(path: &Path) -> Vec<arrow_array::RecordBatch> {
 pub type GapRow = (String, String, String, i64, i64, String);
 
 /// gaps.parquet as rows.
+/// String columns of files.parquet, row by row (`None` for null).
+pub fn file_rows(out: &Path, columns: &[&str]) -> Vec<Vec<Option<String>>> {
+    let mut rows = Vec::new();
+    for b in batches(&out.join("files.parquet")) {
+        let cols: Vec<_> = columns
+            .iter()
+            .map(|c| b.column_by_name(c).unwrap().as_string::<i32>().clone())
+            .collect();
+        for i in 0..b.num_rows() {
+            rows.push(
+                cols.iter()
+                    .map(|c| c.is_valid(i).then(|| c.value(i).to_owned()))
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
 pub fn gaps(out: &Path) -> Vec<GapRow> {
     let mut rows = Vec::new();
     for b in batches(&out.join("gaps.parquet")) {
@@ -361,27 +380,13 @@ fn corrupt_objects_are_unreadable_never_proven() {
         .clone();
     assert_eq!(eu["status"], "unknown");
     assert_eq!(summary["verdict"], "UNKNOWN");
-    let files = batches(&out.join("files.parquet"));
-    let mut statuses = std::collections::BTreeMap::new();
-    for b in &files {
-        let key = b.column_by_name("key").unwrap().as_string::<i32>().clone();
-        let status = b
-            .column_by_name("status")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let error = b
-            .column_by_name("error")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        for i in 0..b.num_rows() {
-            statuses.insert(
-                key.value(i).to_owned(),
-                (status.value(i).to_owned(), error.is_valid(i)),
-            );
-        }
-    }
+    let statuses: std::collections::BTreeMap<_, _> = file_rows(&out, &["key", "status", "error"])
+        .into_iter()
+        .map(|r| {
+            let [key, status, error] = <[_; 3]>::try_from(r).unwrap();
+            (key.unwrap(), (status.unwrap(), error.is_some()))
+        })
+        .collect();
     for (key, _) in &corrupt {
         let (status, has_error) = &statuses[key];
         assert!(
@@ -662,24 +667,14 @@ fn an_offline_copy_is_checked_against_its_digests_with_a_keys_file() {
 /// The log files of files.parquet (status ok) with and without a sha256.
 fn hashed_ok_files(out: &Path) -> (usize, usize) {
     let (mut hashed, mut bare) = (0, 0);
-    for b in batches(&out.join("files.parquet")) {
-        let st = b
-            .column_by_name("status")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let sha = b
-            .column_by_name("sha256")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        for i in (0..b.num_rows()).filter(|&i| st.value(i) == "ok") {
-            if sha.is_null(i) {
-                bare += 1;
-            } else {
-                assert_eq!(sha.value(i).len(), 64, "{}", sha.value(i));
+    for r in file_rows(out, &["status", "sha256"]) {
+        match (r[0].as_deref(), &r[1]) {
+            (Some("ok"), Some(sha)) => {
+                assert_eq!(sha.len(), 64, "{sha}");
                 hashed += 1;
             }
+            (Some("ok"), None) => bare += 1,
+            _ => {}
         }
     }
     (hashed, bare)

@@ -250,25 +250,11 @@ async fn missing_bucket_is_an_error_naming_it() {
 
 /// `digest_status` of every row of files.parquet that is a log file.
 fn digest_statuses(out: &std::path::Path) -> std::collections::BTreeMap<String, usize> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
     let mut by = std::collections::BTreeMap::new();
-    for b in crate::scan_local::batches(&out.join("files.parquet")) {
-        let st = b
-            .column_by_name("status")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let ds = b
-            .column_by_name("digest_status")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        for i in 0..b.num_rows() {
-            if st.value(i) != "skipped" {
-                let v = if ds.is_null(i) { "null" } else { ds.value(i) };
-                *by.entry(v.to_owned()).or_default() += 1;
-            }
+    for r in crate::scan_local::file_rows(out, &["status", "digest_status"]) {
+        if r[0].as_deref() != Some("skipped") {
+            let v = r[1].clone().unwrap_or_else(|| "null".into());
+            *by.entry(v).or_default() += 1;
         }
     }
     by
