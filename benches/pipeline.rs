@@ -165,7 +165,8 @@ fn benches(c: &mut Criterion) {
                     &counters,
                 )
             });
-            trailproof::sink::write_coverage(std::path::Path::new("/dev/null"), it).expect("write")
+            trailproof::report::parquet::write_coverage(std::path::Path::new("/dev/null"), it)
+                .expect("write")
         })
     });
     g.finish();

@@ -13,15 +13,34 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::cli::AwsArgs;
-
 /// Region used for global calls (STS, account) when no region is configured at all.
 pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// Attempts per AWS call when not configured (standard retry mode).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Connect timeout per AWS call when not configured.
+pub const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
+/// Timeout of a whole AWS call, retries included, when not configured.
+pub const DEFAULT_OPERATION_TIMEOUT: &str = "60s";
+
+/// How to reach AWS: the standard chains, overridden where a field is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// Named profile from the shared config files.
+    pub profile: Option<String>,
+    /// Region for global calls (STS, account).
+    pub region: Option<String>,
+    /// One endpoint for every call (an emulator, a VPC endpoint).
+    pub endpoint_url: Option<String>,
+    pub max_attempts: u32,
+    pub connect_timeout: std::time::Duration,
+    pub operation_timeout: std::time::Duration,
+}
 
 /// Builds the one `SdkConfig` all clients derive from: the standard credential and region
 /// chains, `--profile`, `--region`, `--endpoint-url` (or `AWS_ENDPOINT_URL`), standard retries
 /// with `--max-attempts`, and connect/operation timeouts.
-pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
+pub async fn sdk_config(args: &AwsSettings) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(args.connect_timeout)
         .operation_timeout(args.operation_timeout)

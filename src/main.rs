@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use trailproof::cli::Cli;
+use trailproof::commands::{self, Invocation};
+
 fn main() -> ExitCode {
-    let cli = trailproof::cli::Cli::parse();
+    let cli = Cli::parse();
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -23,6 +26,10 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
+    let invocation = match Invocation::try_from(cli.command) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,12 +40,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(trailproof::run(cli)) {
+    match runtime.block_on(commands::run(invocation)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code),
-        Err(e) => {
-            let e = anyhow::Error::new(e);
-            eprintln!("trailproof: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: trailproof::Error) -> ExitCode {
+    eprintln!("trailproof: {:#}", anyhow::Error::new(e));
+    ExitCode::from(2)
 }

@@ -8,6 +8,27 @@
 use serde::Serialize;
 
 use crate::aws::{ApiFailure, FailureKind};
+use crate::error::{Error, Result};
+
+/// A region name must look like one (`us-east-1`, `us-gov-west-1`, `cn-north-1`): lower-case
+/// letters, digits and dashes, ending in a digit. This catches typos such as `us-east1` early.
+pub fn validate(r: &str) -> Result<()> {
+    let ok = r.len() >= 9
+        && r.split('-').count() >= 3
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.as_bytes().last().is_some_and(u8::is_ascii_digit);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("'{r}' is not a region name")))
+    }
+}
+
+/// Validates every region of a list.
+pub fn validate_all(list: Option<&[String]>) -> Result<()> {
+    list.into_iter().flatten().try_for_each(|r| validate(r))
+}
 
 /// A region's opt-in state as far as we know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

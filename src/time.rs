@@ -1,6 +1,214 @@
-//! Small UTC time helpers (no calendar crate needed for what we do).
+//! Time: the one [`Window`] a run judges, the one parser for times on the command line and in
+//! records, and small UTC helpers (no calendar crate needed for what we do).
+
+use std::time::Duration;
 
 use aws_smithy_types::date_time::{DateTime, Format};
+
+use crate::error::{Error, Result};
+
+/// Seconds in an hour: coverage is judged in whole hours.
+pub const HOUR: i64 = 3_600;
+
+/// Seconds in a day: log keys are laid out by delivery day.
+pub const DAY: i64 = 86_400;
+
+/// The period a run judges and how late its logs may be delivered.
+///
+/// `bounds` are whole hours `[since, until)`; without bounds every event found is counted and
+/// the judged span is what was observed. Every "no window" fallback and every use of the
+/// delivery grace lives in the methods below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    bounds: Option<(i64, i64)>,
+    /// Logs delivered up to this long after `until` may hold events of the window.
+    pub delivery_grace_s: i64,
+}
+
+impl Window {
+    /// A window of whole hours `[since, until)`.
+    pub fn new(since: i64, until: i64, delivery_grace_s: i64) -> Self {
+        debug_assert!(since % HOUR == 0 && until % HOUR == 0 && since < until);
+        Window {
+            bounds: Some((since, until)),
+            delivery_grace_s,
+        }
+    }
+
+    /// No bounds: every event found is counted.
+    pub fn unbounded(delivery_grace_s: i64) -> Self {
+        Window {
+            bounds: None,
+            delivery_grace_s,
+        }
+    }
+
+    /// Resolves `--since`/`--until` (see [`parse_time`]) at `now` into whole hours. An
+    /// explicit end is rounded up to the hour; `now` (or no `--until`) is rounded down, so the
+    /// window holds only complete hours and deliveries still in flight are not gaps. With
+    /// neither end and no `default_since`, the window is unbounded.
+    pub fn resolve(
+        since: Option<&str>,
+        until: Option<&str>,
+        default_since: Option<&str>,
+        now: i64,
+        delivery_grace_s: i64,
+    ) -> Result<Self> {
+        let since = since
+            .or(default_since)
+            .map(|s| parse_time(s, now))
+            .transpose()?;
+        let until_t = until.map(|u| parse_time(u, now)).transpose()?;
+        let Some(since) = since else {
+            return match until_t {
+                Some(_) => Err(Error::usage("--until needs --since")),
+                None => Ok(Window::unbounded(delivery_grace_s)),
+            };
+        };
+        let explicit = until.is_some_and(|u| u.trim() != "now");
+        let until = until_t.unwrap_or(now);
+        let until = if explicit {
+            until + (HOUR - until.rem_euclid(HOUR)) % HOUR
+        } else {
+            until - until.rem_euclid(HOUR)
+        };
+        let since = since - since.rem_euclid(HOUR);
+        if until <= since {
+            return Err(Error::usage(
+                "the window is empty (--until is not after --since)",
+            ));
+        }
+        Ok(Window::new(since, until, delivery_grace_s))
+    }
+
+    /// `[since, until)`, or `None` when unbounded.
+    pub fn bounds(&self) -> Option<(i64, i64)> {
+        self.bounds
+    }
+
+    /// The range events are counted in: the bounds, or (nearly) all of time.
+    pub fn counting(&self) -> (i64, i64) {
+        self.bounds.unwrap_or((i64::MIN / 2, i64::MAX / 2))
+    }
+
+    /// The judged span: the bounds, else `observed` (the hours the evidence showed).
+    pub fn or_observed(&self, observed: impl FnOnce() -> (i64, i64)) -> (i64, i64) {
+        self.bounds.unwrap_or_else(observed)
+    }
+
+    /// Delivery stamps whose logs may hold events of the window, `[since, until + grace]`;
+    /// all of time when unbounded.
+    pub fn deliveries(&self) -> (i64, i64) {
+        self.bounds
+            .map(|(s, u)| (s, u + self.delivery_grace_s))
+            .unwrap_or((i64::MIN, i64::MAX))
+    }
+
+    /// Whether a log delivered at `t` is read.
+    pub fn delivered_in(&self, t: i64) -> bool {
+        let (from, to) = self.deliveries();
+        t >= from && t <= to
+    }
+
+    /// The delivery days (days since 1970-01-01) whose key prefixes are listed; `None` when
+    /// unbounded (list whole region folders).
+    pub fn delivery_days(&self) -> Option<std::ops::RangeInclusive<i64>> {
+        self.bounds.map(|_| {
+            let (from, to) = self.deliveries();
+            from.div_euclid(DAY)..=to.div_euclid(DAY)
+        })
+    }
+
+    /// Digest stamps to read: from two hours before the window (the first digest's
+    /// predecessor) to an hour and ten minutes after the last log file the scan reads.
+    pub fn digest_stamps(&self) -> Option<(i64, i64)> {
+        self.bounds
+            .map(|(s, u)| (s - 2 * HOUR, u + self.delivery_grace_s + HOUR + 600))
+    }
+}
+
+/// Parses a point in time from the command line: `now`, a duration before `now` (`24h`), RFC
+/// 3339 in UTC (as [`parse_event_time`]), or a date (`2026-01-01`).
+pub fn parse_time(s: &str, now: i64) -> Result<i64> {
+    let s = s.trim();
+    if s == "now" {
+        return Ok(now);
+    }
+    if let Ok(d) = parse_duration(s) {
+        return Ok(now - d.as_secs() as i64);
+    }
+    if let Some(t) = parse_event_time(s) {
+        return Ok(t);
+    }
+    let p: Vec<&str> = s.split('-').collect();
+    if let [y, m, d] = p.as_slice()
+        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>())
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&d)
+    {
+        return Ok(days_from_civil(y, m, d) * DAY);
+    }
+    Err(Error::usage(format!(
+        "'{s}' is not a time (use 24h, 2026-01-01T00:00:00Z, 2026-01-01 or now)"
+    )))
+}
+
+/// Parses `90s`, `15m`, `24h`, `3d`, `2w` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 90s, 15m, 24h, 3d)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => {
+            return Err(format!(
+                "'{s}': unknown unit '{unit}' (use s, m, h, d or w)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is too long"))
+}
+
+/// Parses CloudTrail's `eventTime` (`2023-07-10T12:15:57Z`, optional fraction) to epoch seconds.
+pub fn parse_event_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || *b.last()? != b'Z'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<i64> {
+        s.get(r)?.bytes().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
+        })
+    };
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3_600 + mi * 60 + se)
+}
 
 /// Formats epoch seconds as RFC 3339 UTC (`2026-11-22T05:09:50Z`).
 pub fn rfc3339(secs: i64) -> String {
@@ -37,6 +245,74 @@ pub fn human_duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times() {
+        assert_eq!(parse_event_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_event_time("2023-07-10T12:15:57Z"),
+            Some(19_548 * 86_400 + 12 * 3_600 + 15 * 60 + 57)
+        );
+        assert_eq!(
+            parse_event_time("2023-07-10T12:15:57.123Z"),
+            Some(19_548 * 86_400 + 12 * 3_600 + 15 * 60 + 57)
+        );
+        for bad in [
+            "",
+            "2023-07-10",
+            "2023-07-10T25:00:00Z",
+            "2023-07-10 12:15:57Z",
+            "2023-07-10T12:15:57+01:00",
+        ] {
+            assert_eq!(parse_event_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_resolve_to_whole_hours() {
+        let now = 1_767_229_260; // 2026-01-01T01:01:00Z
+        let w = |since: Option<&str>, until: Option<&str>| {
+            Window::resolve(since, until, None, now, 3_600).map(|w| w.bounds())
+        };
+        assert_eq!(
+            w(Some("2026-01-01"), Some("2026-01-01T00:30:00Z")).unwrap(),
+            Some((1_767_225_600, 1_767_229_200))
+        );
+        // `now` rounds down: only complete hours.
+        assert_eq!(
+            w(Some("1h"), None).unwrap(),
+            Some((1_767_225_600, 1_767_229_200))
+        );
+        assert_eq!(
+            w(Some("2h"), Some("now")).unwrap(),
+            Some((1_767_222_000, 1_767_229_200))
+        );
+        assert_eq!(w(None, None).unwrap(), None);
+        assert!(w(None, Some("now")).is_err());
+        assert!(w(Some("2026-01-02"), Some("2026-01-01")).is_err());
+        assert!(w(Some("yesterday"), None).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        for (input, secs) in [
+            ("90", 90),
+            ("90s", 90),
+            ("15m", 900),
+            ("24h", 86_400),
+            ("3d", 259_200),
+            ("1w", 604_800),
+        ] {
+            assert_eq!(
+                parse_duration(input),
+                Ok(Duration::from_secs(secs)),
+                "{input}"
+            );
+        }
+        for bad in ["", "h", "3x", "-1h", "1.5h", "99999999999999999999w"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
 
     #[test]
     fn formats() {

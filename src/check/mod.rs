@@ -1,11 +1,10 @@
-//! `trailproof check`: the configuration verdict of `config-check.md` §4.
+//! The configuration verdict (`docs/decision-procedure.md` §4).
 //!
 //! [`collect`] gathers [`Facts`] from AWS (I/O, failures kept as data); [`evaluate`] is the
-//! pure decision procedure; [`render`] prints text or JSON.
+//! pure decision procedure. Rendering is `crate::report::check`'s.
 
 pub mod collect;
 pub mod model;
-pub mod render;
 pub mod selectors;
 pub mod verdict;
 
@@ -15,7 +14,21 @@ pub use collect::collect;
 pub use model::Facts;
 pub use verdict::{Evaluation, Verdict, evaluate};
 
-use crate::cli::Ruleset;
+/// A compliant trail whose last delivery is older than this warns (`STALE_DELIVERY`).
+pub const DEFAULT_MAX_DELIVERY_AGE: &str = "24h";
+/// AWS calls in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Which benchmark's reading of the rules decides the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ruleset {
+    /// AWS Config `multi-region-cloudtrail-enabled` / Security Hub CloudTrail.1 parity:
+    /// excluding KMS or RDS Data API events fails.
+    Aws,
+    /// The CIS text as written: excluded event sources only warn.
+    CisLiteral,
+}
 
 /// Options of the decision procedure.
 #[derive(Debug, Clone)]
@@ -34,10 +47,11 @@ impl Default for CheckOptions {
         CheckOptions {
             ruleset: Ruleset::Aws,
             semantic: false,
-            max_delivery_age: Duration::from_secs(86_400),
+            max_delivery_age: crate::time::parse_duration(DEFAULT_MAX_DELIVERY_AGE)
+                .expect("a valid default"),
             regions: None,
             exclude_regions: Vec::new(),
-            concurrency: 16,
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }

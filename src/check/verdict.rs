@@ -6,10 +6,10 @@ use std::fmt;
 use serde::Serialize;
 
 use super::CheckOptions;
-use super::model::{Facts, RegionCatalog, Selectors, TrailFacts};
 use super::selectors::{SelectorClass, classify, effective_complete};
 use crate::aws::{ApiFailure, FailureKind};
-use crate::cli::Ruleset;
+use crate::check::Ruleset;
+use crate::check::model::{Facts, RegionCatalog, Selectors, TrailFacts};
 use crate::regions::{RegionSource, global_region};
 use crate::time::rfc3339;
 

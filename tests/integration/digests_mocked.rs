@@ -10,7 +10,8 @@ use trailproof::aws::CheckClients;
 use trailproof::coverage::GapKind;
 use trailproof::generate::{GenConfig, test_public_keys_json};
 use trailproof::integrity::{DigestMode, IntegrityOptions, collect};
-use trailproof::scan::Source;
+use trailproof::source::Source;
+use trailproof::time::Window;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
@@ -60,8 +61,7 @@ fn clients(rules: Vec<aws_smithy_mocks::Rule>) -> CheckClients {
 fn options(cfg: &GenConfig, mode: DigestMode) -> IntegrityOptions {
     IntegrityOptions {
         mode,
-        window: Some((cfg.start, cfg.start + 4 * 3_600)),
-        delivery_grace_s: 3_600,
+        window: Window::new(cfg.start, cfg.start + 4 * 3_600, 3_600),
         now: trailproof::time::now_secs(),
         max_decompressed: 1 << 26,
         ..Default::default()

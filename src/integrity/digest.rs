@@ -212,7 +212,7 @@ impl KeyRing {
                     .parse::<f64>()
                     .ok()
                     .map(|f| f as i64)
-                    .or_else(|| crate::decode::parse_event_time(s)),
+                    .or_else(|| crate::time::parse_event_time(s)),
                 _ => None,
             }
         };
@@ -363,7 +363,7 @@ pub struct ChainContext<'a> {
 }
 
 fn parse_time(s: &str) -> Option<i64> {
-    crate::decode::parse_event_time(s)
+    crate::time::parse_event_time(s)
 }
 
 /// Checks one region's digests (standard and backfill) and finds the holes in the window.
@@ -1053,10 +1053,10 @@ mod tests {
         }
         let mut out = Vec::new();
         crate::generate::generate(&cfg, &mut |o| {
-            let Ok(k) = crate::layout::parse_key(&o.key) else {
+            let Ok(k) = crate::source::layout::parse_key(&o.key) else {
                 return Ok(());
             };
-            if k.kind != crate::layout::ObjectKind::Digest {
+            if k.kind != crate::source::layout::ObjectKind::Digest {
                 return Ok(());
             }
             let mut d = crate::decode::Decoder::new(1 << 20);

@@ -1,28 +1,30 @@
-//! Reading digest chains from a bucket or a local copy, getting the public keys, and turning
-//! the checked chains into coverage evidence: gap rows, attested hours and the index the scan
-//! workers check each log file against.
+//! Integrity: digest chains read through [`crate::source`], the public keys, and the checked
+//! chains turned into coverage evidence: gap rows, attested hours and the index the scan
+//! workers check each log file against. The digest document, its signature and the chain
+//! checks are in [`digest`]; the algorithm is described in `docs/digests.md`.
 //!
 //! One chain per (account, source region), read in parallel with bounded concurrency; a
 //! chain's objects are dropped once it is checked, so memory holds one chain's digests per
 //! task plus about 200 bytes per listed log file.
 
+pub mod digest;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::aws::{ApiFailure, CheckClients};
-use crate::coverage::{Category, Gap, GapKind};
+use crate::coverage::{Gap, GapKind};
 use crate::decode::Decoder;
-use crate::digest::{
+use crate::error::{Error, ErrorKind, Result};
+use crate::source::layout::{ObjectKind, parse_key};
+use crate::source::{Layout, Planned, Scope, Source, Store};
+use crate::time::{Window, rfc3339};
+use digest::{
     Chain, ChainContext, DigestContent, DigestIndex, KeyRing, PublicKey, ReadDigest, ReadFailure,
     Status, check_chain, hour_statuses,
 };
-use crate::error::{Error, ErrorKind, Result};
-use crate::layout::{ObjectKind, aws_logs_root, day_prefix, parse_key};
-use crate::scan::Source;
-use crate::time::rfc3339;
 
 /// How `scan` and `verify` use digests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
@@ -39,24 +41,37 @@ pub enum DigestMode {
 }
 
 /// What to read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IntegrityOptions {
     pub mode: DigestMode,
-    /// `[since, until)`; `None` reads every digest.
-    pub window: Option<(i64, i64)>,
-    pub accounts: Option<Vec<String>>,
-    pub regions: Option<Vec<String>>,
-    pub org_id: Option<String>,
+    /// The window judged (an unbounded one reads every digest) and its delivery grace.
+    pub window: Window,
+    pub scope: Scope,
     /// Only this trail's digests (the name in digest file names).
     pub trail: Option<String>,
     /// Keys given offline (`--public-keys FILE`), for every region.
     pub public_keys: Option<KeyRing>,
-    /// How much later than `until` log files of the window may be delivered.
-    pub delivery_grace_s: i64,
     /// Current time: digests not due by now are pending, not missing.
     pub now: i64,
+    /// Cap on a digest's stored size.
+    pub max_object_bytes: u64,
     /// Cap on a digest's decompressed size.
     pub max_decompressed: usize,
+}
+
+impl Default for IntegrityOptions {
+    fn default() -> Self {
+        IntegrityOptions {
+            mode: DigestMode::default(),
+            window: Window::unbounded(3_600),
+            scope: Scope::default(),
+            trail: None,
+            public_keys: None,
+            now: crate::time::now_secs(),
+            max_object_bytes: 256 << 20,
+            max_decompressed: 64 << 20,
+        }
+    }
 }
 
 /// One public key used, for the report.
@@ -65,7 +80,7 @@ pub struct KeyInfo {
     /// The region whose `ListPublicKeys` returned it, or `file`.
     pub source: String,
     pub fingerprint: String,
-    pub encoding: crate::digest::KeyEncoding,
+    pub encoding: crate::integrity::digest::KeyEncoding,
     pub valid_from: Option<String>,
     pub valid_until: Option<String>,
 }
@@ -112,14 +127,14 @@ impl Integrity {
         }
         let (ws, we) = self.window;
         for c in &self.chains {
-            let row = |kind, start: i64, end: i64, detail: String| Gap {
-                account_id: c.account_id.clone(),
-                region: c.region.clone(),
-                category: Category::Integrity,
-                kind,
-                start: start.max(ws),
-                end: end.min(we),
-                detail,
+            let row = |kind, start: i64, end: i64, detail: String| {
+                Gap::new(
+                    &c.account_id,
+                    &c.region,
+                    kind,
+                    (start.max(ws), end.min(we)),
+                    detail,
+                )
             };
             for d in &c.digests {
                 if d.start >= we || d.end <= ws {
@@ -189,152 +204,45 @@ impl Integrity {
             {
                 continue;
             }
-            out.push(Gap {
-                account_id: k.account.to_owned(),
-                region: k.region.to_owned(),
-                category: Category::Integrity,
-                kind: GapKind::LogMissing,
-                start: k.delivered_at - 3_600,
-                end: k.delivered_at,
-                detail: format!("{key}: listed in {}, not in the bucket", l.digest_key),
-            });
+            out.push(Gap::of_object(
+                k.account,
+                k.region,
+                k.delivered_at,
+                GapKind::LogMissing,
+                format!("{key}: listed in {}, not in the bucket", l.digest_key),
+            ));
         }
         out.sort_by(|a, b| (&a.region, a.end, &a.detail).cmp(&(&b.region, b.end, &b.detail)));
         out
     }
 }
 
-/// Where digests are read from.
-enum Store<'a> {
-    S3 {
-        s3: &'a aws_sdk_s3::Client,
-        bucket: &'a str,
-    },
-    Local(&'a Path),
-}
-
-impl Store<'_> {
-    async fn list_dirs(&self, prefix: &str) -> std::result::Result<Vec<String>, String> {
-        match self {
-            Store::S3 { s3, bucket } => crate::scan::list_dirs(s3, bucket, prefix)
-                .await
-                .map_err(|f| f.summary()),
-            Store::Local(root) => match std::fs::read_dir(root.join(prefix)) {
-                Ok(rd) => Ok(rd
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.path().is_dir())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-                Err(e) => Err(format!("{}: {e}", root.join(prefix).display())),
-            },
-        }
-    }
-
-    /// Every key under `prefix`.
-    async fn list(&self, prefix: &str) -> std::result::Result<Vec<String>, String> {
-        match self {
-            Store::S3 { s3, bucket } => {
-                let mut out = Vec::new();
-                let mut pages = s3
-                    .list_objects_v2()
-                    .bucket(*bucket)
-                    .prefix(prefix)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page
-                        .map_err(|e| ApiFailure::from_sdk("s3:ListBucket", None, &e).summary())?;
-                    out.extend(
-                        page.contents()
-                            .iter()
-                            .filter_map(|o| o.key().map(str::to_owned)),
-                    );
-                }
-                Ok(out)
-            }
-            Store::Local(root) => {
-                let mut out = Vec::new();
-                walk(root, &root.join(prefix), 0, &mut out)?;
-                out.sort();
-                Ok(out)
-            }
-        }
-    }
-
-    fn bucket(&self) -> &str {
-        match self {
-            Store::S3 { bucket, .. } => bucket,
-            // A local copy: where the digest says it was is all there is to go by.
-            Store::Local(_) => "",
-        }
-    }
-
-    async fn read(&self, key: &str, max: usize) -> std::result::Result<DigestContent, ReadFailure> {
-        let has_metadata = matches!(self, Store::S3 { .. });
-        let (raw, meta) = match self {
-            Store::S3 { s3, bucket } => crate::scan::fetch_object(s3, bucket, key)
-                .await
-                .map(|(b, m)| (b.to_vec(), m))
-                .map_err(|(status, error)| ReadFailure {
-                    status: status.into(),
-                    error,
-                })?,
-            Store::Local(root) => {
-                let path = root.join(key);
-                let raw = std::fs::read(&path).map_err(|e| ReadFailure {
-                    status: if e.kind() == std::io::ErrorKind::PermissionDenied {
-                        "access_denied".into()
-                    } else {
-                        "not_found".into()
-                    },
-                    error: format!("{}: {e}", path.display()),
-                })?;
-                (raw, Default::default())
-            }
-        };
-        let mut d = Decoder::new(max);
-        d.inflate(&raw, true).map_err(|e| ReadFailure {
-            status: e.code.as_str().into(),
-            error: e.message,
+/// Reads one digest: capped, inflated, with its signature metadata.
+async fn read_digest(
+    store: &Store,
+    key: &str,
+    opts: &IntegrityOptions,
+) -> std::result::Result<DigestContent, ReadFailure> {
+    let object = store
+        .get(key, opts.max_object_bytes)
+        .await
+        .map_err(|e| ReadFailure {
+            status: e.status.into(),
+            error: e.error,
         })?;
-        Ok(DigestContent {
-            inflated: d.decompressed().to_vec(),
-            signature: meta.get("signature").cloned(),
-            signature_algorithm: meta.get("signature-algorithm").cloned(),
-            backfill_generated: meta.get("backfill-generation-timestamp").cloned(),
-            has_metadata,
-        })
-    }
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    depth: u32,
-    out: &mut Vec<String>,
-) -> std::result::Result<(), String> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
-    };
-    for e in rd {
-        let path = e.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.is_dir() {
-            if depth < 8 {
-                walk(root, &path, depth + 1, out)?;
-            }
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            );
-        }
-    }
-    Ok(())
+    let mut d = Decoder::new(opts.max_decompressed);
+    d.inflate(&object.bytes, true).map_err(|e| ReadFailure {
+        status: e.code.as_str().into(),
+        error: e.message,
+    })?;
+    let meta = &object.metadata;
+    Ok(DigestContent {
+        inflated: d.decompressed().to_vec(),
+        signature: meta.get("signature").cloned(),
+        signature_algorithm: meta.get("signature-algorithm").cloned(),
+        backfill_generated: meta.get("backfill-generation-timestamp").cloned(),
+        has_metadata: store.has_metadata(),
+    })
 }
 
 /// Reads and checks the digest chains of `source` for the window.
@@ -347,59 +255,16 @@ pub async fn collect(
     if opts.mode == DigestMode::Off {
         return Ok(Integrity::off());
     }
-    let (store, prefix) = match source {
-        Source::S3 { bucket, prefix } => (
-            Store::S3 {
-                s3: s3.ok_or_else(|| Error::usage("an S3 source needs AWS settings"))?,
-                bucket,
-            },
-            prefix.clone(),
-        ),
-        Source::Local(root) => (Store::Local(root), None),
-    };
-    let fail = |what: &str, e: String| {
-        Error::new(
-            ErrorKind::Aws,
-            format!("cannot list digests in {source} (under {what}): {e}"),
-        )
-    };
-    let base = aws_logs_root(prefix.as_deref(), None);
-    let org = match &opts.org_id {
-        Some(o) => Some(o.clone()),
-        None => store
-            .list_dirs(&base)
-            .await
-            .map_err(|e| fail(&base, e))?
-            .into_iter()
-            .find(|d| d.starts_with("o-")),
-    };
-    let root = aws_logs_root(prefix.as_deref(), org.as_deref());
-    let accounts = match &opts.accounts {
-        Some(a) => a.clone(),
-        None => store
-            .list_dirs(&root)
-            .await
-            .map_err(|e| fail(&root, e))?
-            .into_iter()
-            .filter(|d| d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()))
-            .collect(),
-    };
-    let mut pairs = Vec::new();
-    for a in &accounts {
-        let regions = match &opts.regions {
-            Some(r) => r.clone(),
-            None => {
-                let p = format!("{root}{a}/CloudTrail-Digest/");
-                store.list_dirs(&p).await.map_err(|e| fail(&p, e))?
-            }
-        };
-        pairs.extend(regions.into_iter().map(|r| (a.clone(), r)));
-    }
-    // Digest stamps to read: from an hour before the window (the first digest's predecessor)
-    // to an hour after the last log file the scan reads.
-    let range = opts
-        .window
-        .map(|(s, u)| (s - 2 * 3_600, u + opts.delivery_grace_s + 3_600 + 600));
+    let store = Store::open(source, s3.cloned())?;
+    let fail = |e: String| Error::new(ErrorKind::Aws, format!("digests in {source}: {e}"));
+    let layout = Layout::discover(&store, source.prefix(), &opts.scope)
+        .await
+        .map_err(fail)?;
+    let pairs = layout
+        .pairs(&store, ObjectKind::Digest.service(), &opts.scope)
+        .await
+        .map_err(fail)?;
+    let range = opts.window.digest_stamps();
     // Keys: the file's for every region, else ListPublicKeys per region, else none.
     let mut keys_info = Vec::new();
     let mut rings: BTreeMap<String, std::result::Result<KeyRing, String>> = BTreeMap::new();
@@ -425,29 +290,24 @@ pub async fn collect(
     if let Some(r) = &opts.public_keys {
         keys_info.extend(r.keys.values().map(|k| key_info("file", k)));
     }
-    let store = Arc::new(store_owned(source, s3));
     let mut tasks = tokio::task::JoinSet::new();
     let chains_limit = Arc::new(tokio::sync::Semaphore::new(4));
     for (account, region) in pairs {
         let store = store.clone();
         let ring = rings.get(&region).cloned().unwrap_or(Err("no keys".into()));
-        let (prefix, org) = (prefix.clone(), org.clone());
+        let plan = layout.plan(
+            &[(account.clone(), region.clone())],
+            ObjectKind::Digest.service(),
+            range.map(|(from, to)| {
+                from.div_euclid(crate::time::DAY)..=to.div_euclid(crate::time::DAY)
+            }),
+        );
         let opts = opts.clone();
         let limit = chains_limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let store = store.as_store();
-            let read = read_chain(
-                &store,
-                prefix.as_deref(),
-                org.as_deref(),
-                &account,
-                &region,
-                range,
-                &opts,
-            )
-            .await?;
-            let window = opts.window.unwrap_or_else(|| {
+            let read = read_chain(&store, &plan, &account, &region, range, &opts).await?;
+            let window = opts.window.or_observed(|| {
                 let s = read.iter().map(|r| r.stamp - 3_600).min().unwrap_or(0);
                 let e = read.iter().map(|r| r.stamp).max().unwrap_or(0);
                 (s, e)
@@ -466,7 +326,7 @@ pub async fn collect(
         });
     }
     let mut chains = Vec::new();
-    let mut window = opts.window;
+    let mut window = opts.window.bounds();
     while let Some(done) = tasks.join_next().await {
         let (chain, w) = done.expect("digest task panicked")?;
         window.get_or_insert(w);
@@ -498,12 +358,8 @@ pub async fn collect(
     if in_use && !unverifiable.is_empty() {
         notes.push(format!("no public keys for: {}", unverifiable.join("; ")));
     }
-    let bucket = match source {
-        Source::S3 { bucket, .. } => bucket.clone(),
-        Source::Local(_) => String::new(),
-    };
     let index = if in_use {
-        DigestIndex::build(&bucket, &chains)
+        DigestIndex::build(store.bucket(), &chains)
     } else {
         DigestIndex::default()
     };
@@ -518,35 +374,6 @@ pub async fn collect(
     })
 }
 
-/// An owned handle the chain tasks share.
-enum OwnedStore {
-    S3 {
-        s3: aws_sdk_s3::Client,
-        bucket: String,
-    },
-    Local(PathBuf),
-}
-
-impl OwnedStore {
-    fn as_store(&self) -> Store<'_> {
-        match self {
-            OwnedStore::S3 { s3, bucket } => Store::S3 { s3, bucket },
-            OwnedStore::Local(p) => Store::Local(p),
-        }
-    }
-}
-
-fn store_owned(source: &Source, s3: Option<&aws_sdk_s3::Client>) -> OwnedStore {
-    match (source, s3) {
-        (Source::S3 { bucket, .. }, Some(s3)) => OwnedStore::S3 {
-            s3: s3.clone(),
-            bucket: bucket.clone(),
-        },
-        (Source::Local(p), _) => OwnedStore::Local(p.clone()),
-        (Source::S3 { .. }, None) => unreachable!("checked in collect"),
-    }
-}
-
 fn key_info(source: &str, k: &PublicKey) -> KeyInfo {
     KeyInfo {
         source: source.to_owned(),
@@ -559,29 +386,19 @@ fn key_info(source: &str, k: &PublicKey) -> KeyInfo {
 
 /// Lists and reads one (account, region)'s digests with stamps in `range`.
 async fn read_chain(
-    store: &Store<'_>,
-    prefix: Option<&str>,
-    org: Option<&str>,
+    store: &Store,
+    plan: &[Planned],
     account: &str,
     region: &str,
     range: Option<(i64, i64)>,
     opts: &IntegrityOptions,
 ) -> Result<Vec<ReadDigest>> {
-    let prefixes: Vec<String> = match range {
-        Some((from, to)) => (from.div_euclid(86_400)..=to.div_euclid(86_400))
-            .map(|day| day_prefix(prefix, org, account, "CloudTrail-Digest", region, day))
-            .collect(),
-        None => vec![format!(
-            "{}{account}/CloudTrail-Digest/{region}/",
-            aws_logs_root(prefix, org)
-        )],
-    };
     let mut keys = Vec::new();
-    for p in &prefixes {
-        let listed = store.list(p).await.map_err(|e| {
+    for p in plan {
+        let listed = store.list_keys(&p.prefix).await.map_err(|e| {
             Error::new(
                 ErrorKind::Aws,
-                format!("cannot list digests under {p}: {e}"),
+                format!("cannot list digests under {}: {e}", p.prefix),
             )
         })?;
         for key in listed {
@@ -602,19 +419,21 @@ async fn read_chain(
             keys.push((key.clone(), k.delivered_at, k.backfill));
         }
     }
-    Ok(read_all(store, keys, opts.max_decompressed).await)
+    Ok(read_all(store, keys, opts).await)
 }
 
 /// Reads the digests, eight at a time.
 async fn read_all(
-    store: &Store<'_>,
+    store: &Store,
     keys: Vec<(String, i64, bool)>,
-    max: usize,
+    opts: &IntegrityOptions,
 ) -> Vec<ReadDigest> {
     let bucket = store.bucket().to_owned();
     let mut out = Vec::with_capacity(keys.len());
     for batch in keys.chunks(8) {
-        let reads = batch.iter().map(|(key, _, _)| store.read(key, max));
+        let reads = batch
+            .iter()
+            .map(|(key, _, _)| read_digest(store, key, opts));
         let results = join_all(reads).await;
         for ((key, stamp, backfill), content) in batch.iter().zip(results) {
             out.push(ReadDigest {
@@ -803,183 +622,4 @@ impl Integrity {
             regions,
         }
     }
-}
-
-fn counts<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
-    m.iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The digest lines of the text summaries.
-pub fn write_digest_text(out: &mut dyn std::io::Write, d: &DigestSummary) -> std::io::Result<()> {
-    let mode = match (d.mode, d.in_use) {
-        (DigestMode::Off, _) => "off",
-        (_, true) => "in use",
-        (_, false) => "not used",
-    };
-    writeln!(
-        out,
-        "Digests   {mode}: {} found ({}); hours: {}",
-        d.digests_found,
-        counts(&d.digests_by_status),
-        counts(&d.hours_by_status)
-    )?;
-    for n in &d.notes {
-        writeln!(out, "          note: {n}")?;
-    }
-    Ok(())
-}
-
-pub const VALIDATE_SCHEMA: &str = "trailproof.validate/v1";
-
-/// `validate.json` and `validate --format json`.
-#[derive(Serialize)]
-pub struct ValidateReport<'a> {
-    schema: &'static str,
-    tool: serde_json::Value,
-    generated_at: String,
-    source: &'a str,
-    window_start: &'a str,
-    window_end: &'a str,
-    /// `VALID`: every hour of every chain valid or empty (or not due yet), every listed log
-    /// present with its hash, no unlisted log. `INVALID` otherwise.
-    pub result: &'static str,
-    pub exit_code: u8,
-    pub digests: DigestSummary,
-    /// Log files read, by digest status.
-    pub log_files: &'a BTreeMap<&'static str, u64>,
-    pub log_files_unreadable: u64,
-    pub findings_by_kind: BTreeMap<&'static str, usize>,
-    findings: Vec<crate::evidence::GapJson<'a>>,
-    outputs: &'a [crate::scan::OutputFile],
-}
-
-impl<'a> ValidateReport<'a> {
-    pub fn new(o: &'a crate::scan::ScanOutcome, i: &Integrity) -> Self {
-        let mut by_kind = BTreeMap::new();
-        for g in &o.gaps {
-            *by_kind.entry(g.kind.as_str()).or_default() += 1;
-        }
-        let valid = o.gaps.is_empty();
-        ValidateReport {
-            schema: VALIDATE_SCHEMA,
-            tool: serde_json::json!({"name": "trailproof", "version": env!("CARGO_PKG_VERSION")}),
-            generated_at: rfc3339(crate::time::now_secs()),
-            source: &o.source,
-            window_start: &o.window_start,
-            window_end: &o.window_end,
-            result: if valid { "VALID" } else { "INVALID" },
-            exit_code: if valid { 0 } else { 1 },
-            digests: i.summary(),
-            log_files: &o.stats.log_files_by_digest_status,
-            log_files_unreadable: o.stats.log_files_unreadable,
-            findings_by_kind: by_kind,
-            findings: o.gaps.iter().map(crate::evidence::gap_json).collect(),
-            outputs: &o.outputs,
-        }
-    }
-
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join("validate.json");
-        let mut body = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode validate.json", e))?;
-        body.push(b'\n');
-        std::fs::write(&path, body).map_err(|e| {
-            Error::with_source(ErrorKind::Io, format!("cannot write {}", path.display()), e)
-        })
-    }
-}
-
-/// The human report of `validate`.
-pub fn write_validate_text(
-    out: &mut dyn std::io::Write,
-    r: &ValidateReport<'_>,
-    dir: &Path,
-) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "Digest validation: {}  ({} finding{})\n",
-        r.result,
-        r.findings.len(),
-        if r.findings.len() == 1 { "" } else { "s" }
-    )?;
-    writeln!(out, "Source    {}", r.source)?;
-    writeln!(out, "Window    {} .. {}", r.window_start, r.window_end)?;
-    write_digest_text(out, &r.digests)?;
-    let hashed: u64 = r.log_files.values().sum();
-    writeln!(
-        out,
-        "Log files {hashed} hashed ({}); {} unreadable",
-        r.log_files
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        r.log_files_unreadable
-    )?;
-    for k in &r.digests.keys {
-        writeln!(
-            out,
-            "Key       {} ({:?}, from {}, valid {} .. {})",
-            k.fingerprint,
-            k.encoding,
-            k.source,
-            k.valid_from.as_deref().unwrap_or("?"),
-            k.valid_until.as_deref().unwrap_or("?")
-        )?;
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "  {:<12}  {:<15}  {:>7}  HOURS",
-        "ACCOUNT", "REGION", "DIGESTS"
-    )?;
-    for reg in &r.digests.regions {
-        let mut by = BTreeMap::new();
-        for run in &reg.hours {
-            let n = (crate::decode::parse_event_time(&run.end).unwrap_or(0)
-                - crate::decode::parse_event_time(&run.start).unwrap_or(0))
-                / 3_600;
-            *by.entry(run.status.as_str()).or_insert(0usize) += n as usize;
-        }
-        writeln!(
-            out,
-            "  {:<12}  {:<15}  {:>7}  {}",
-            reg.account_id,
-            reg.region,
-            reg.digests,
-            counts(&by)
-        )?;
-    }
-    if !r.findings.is_empty() {
-        writeln!(
-            out,
-            "\nFindings{}",
-            if r.findings.len() > 30 {
-                format!(" (first 30 of {}; all in gaps.parquet)", r.findings.len())
-            } else {
-                String::new()
-            }
-        )?;
-        for g in r.findings.iter().take(30) {
-            writeln!(
-                out,
-                "  {} {} {} {} .. {}  {}",
-                g.account_id, g.region, g.kind, g.start, g.end, g.detail
-            )?;
-        }
-    }
-    writeln!(out, "\nEvidence in {}:", dir.display())?;
-    for f in r.outputs {
-        writeln!(
-            out,
-            "  {:<17} {:>9} rows  sha256 {}",
-            f.name,
-            f.rows.unwrap_or(0),
-            f.sha256
-        )?;
-    }
-    writeln!(out, "  validate.json")
 }

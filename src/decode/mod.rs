@@ -5,10 +5,15 @@
 //! are ignored; a missing optional field stays `None` and is counted as unknown downstream,
 //! never guessed.
 
-use std::borrow::Cow;
+pub mod extract;
+pub mod inflate;
+mod record;
+
 use std::io::Read;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+
+pub use record::{EventClass, Record, UserIdentity};
 
 /// The fixed set of reasons an object cannot be read (the `status` column of `files.parquet`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,121 +54,10 @@ impl DecodeError {
     }
 }
 
-/// `readOnly` and `managementEvent` are booleans, but some producers write `"true"`. A
-/// visitor (not an untagged enum, which buffers) keeps this on the fast path.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    struct Flag;
-    impl<'de> serde::de::Visitor<'de> for Flag {
-        type Value = Option<bool>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a boolean, \"true\" or \"false\"")
-        }
-
-        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(if v.eq_ignore_ascii_case("true") {
-                Some(true)
-            } else if v.eq_ignore_ascii_case("false") {
-                Some(false)
-            } else {
-                None
-            })
-        }
-
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(Flag)
-        }
-    }
-    d.deserialize_option(Flag)
-}
-
-/// `userIdentity`, projected.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct UserIdentity<'a> {
-    #[serde(rename = "type", borrow)]
-    pub kind: Option<Cow<'a, str>>,
-}
-
-/// One record, projected to the fields coverage needs; strings borrow from the buffer unless
-/// the parser had to unescape them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct Record<'a> {
-    #[serde(borrow)]
-    pub event_time: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub event_source: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub event_name: Option<Cow<'a, str>>,
-    #[serde(deserialize_with = "flag")]
-    pub read_only: Option<bool>,
-    #[serde(deserialize_with = "flag")]
-    pub management_event: Option<bool>,
-    #[serde(borrow)]
-    pub event_category: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub event_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub recipient_account_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub user_agent: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub error_code: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub user_identity: Option<UserIdentity<'a>>,
-}
-
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "Records", borrow)]
     records: Vec<Record<'a>>,
-}
-
-/// What an event counts as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventClass {
-    ManagementRead,
-    ManagementWrite,
-    /// A management event whose `readOnly` is absent.
-    ManagementUnknown,
-    Data,
-    /// Insight, network activity, or no category information at all.
-    Other,
-}
-
-impl Record<'_> {
-    /// Classifies by `eventCategory`, else `managementEvent`; never guesses.
-    pub fn class(&self) -> EventClass {
-        let management = match self.event_category.as_deref() {
-            Some("Management") => true,
-            Some("Data") => return EventClass::Data,
-            Some(_) => return EventClass::Other,
-            None => self.management_event == Some(true),
-        };
-        if !management {
-            return EventClass::Other;
-        }
-        match self.read_only {
-            Some(true) => EventClass::ManagementRead,
-            Some(false) => EventClass::ManagementWrite,
-            None => EventClass::ManagementUnknown,
-        }
-    }
 }
 
 /// The JSON parser behind [`Decoder::parse`]; all fill the same borrowed projection.
@@ -174,7 +68,7 @@ impl Record<'_> {
 /// fallback; serde_json stays as a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parser {
-    /// [`crate::extract`]: reads only the wanted fields, skipping the rest; falls back to
+    /// [`extract`]: reads only the wanted fields, skipping the rest; falls back to
     /// simd-json for any document it declines (escaped wanted strings, malformed input).
     Extract,
     /// simd-json's serde front end (rewrites the buffer in place to unescape).
@@ -188,7 +82,7 @@ pub struct Decoder {
     buf: Vec<u8>,
     len: usize,
     buffers: simd_json::Buffers,
-    inflater: crate::inflate::GzipInflater,
+    inflater: inflate::GzipInflater,
     max_decompressed: usize,
     parser: Parser,
 }
@@ -205,7 +99,7 @@ impl Decoder {
             buf: Vec::new(),
             len: 0,
             buffers: simd_json::Buffers::default(),
-            inflater: crate::inflate::GzipInflater::new(),
+            inflater: inflate::GzipInflater::new(),
             max_decompressed,
             parser,
         }
@@ -310,7 +204,7 @@ impl Decoder {
     /// Parses the inflated buffer and calls `visit` for every record.
     pub fn parse(&mut self, mut visit: impl FnMut(&Record<'_>)) -> Result<usize, DecodeError> {
         if self.parser == Parser::Extract
-            && let Ok(n) = crate::extract::extract(&self.buf[..self.len], &mut visit)
+            && let Ok(n) = extract::extract(&self.buf[..self.len], &mut visit)
         {
             return Ok(n);
         }
@@ -328,38 +222,6 @@ impl Decoder {
         }
         Ok(envelope.records.len())
     }
-}
-
-/// Parses CloudTrail's `eventTime` (`2023-07-10T12:15:57Z`, optional fraction) to epoch seconds.
-pub fn parse_event_time(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || *b.last()? != b'Z'
-    {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| -> Option<i64> {
-        s.get(r)?.bytes().try_fold(0i64, |acc, c| {
-            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
-        })
-    };
-    let (y, mo, d, h, mi, se) = (
-        n(0..4)?,
-        n(5..7)?,
-        n(8..10)?,
-        n(11..13)?,
-        n(14..16)?,
-        n(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    Some(crate::time::days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3_600 + mi * 60 + se)
 }
 
 #[cfg(test)]
@@ -579,27 +441,5 @@ mod tests {
         );
         d.inflate(&gz(b"{\"Records\":[]}"), true).unwrap();
         assert_eq!(d.parse(|_| {}).unwrap(), 0, "empty Records is valid");
-    }
-
-    #[test]
-    fn event_times() {
-        assert_eq!(parse_event_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_event_time("2023-07-10T12:15:57Z"),
-            Some(19_548 * 86_400 + 12 * 3_600 + 15 * 60 + 57)
-        );
-        assert_eq!(
-            parse_event_time("2023-07-10T12:15:57.123Z"),
-            Some(19_548 * 86_400 + 12 * 3_600 + 15 * 60 + 57)
-        );
-        for bad in [
-            "",
-            "2023-07-10",
-            "2023-07-10T25:00:00Z",
-            "2023-07-10 12:15:57Z",
-            "2023-07-10T12:15:57+01:00",
-        ] {
-            assert_eq!(parse_event_time(bad), None, "{bad}");
-        }
     }
 }

@@ -4,10 +4,13 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::model::{Facts, Identity};
-use super::verdict::{Evaluation, RegionRow, Severity, TrailAssessment, Verdict};
+use super::Render;
 use crate::aws::ApiFailure;
-use crate::cli::Ruleset;
+use crate::check::model::{Facts, Identity};
+use crate::check::verdict::{
+    Evaluation, Finding, LogSource, RegionRow, Severity, TrailAssessment, Verdict,
+};
+use crate::check::{CheckOptions, Ruleset};
 use crate::regions::RegionSource;
 use crate::time::rfc3339;
 
@@ -45,13 +48,13 @@ pub struct CheckReport<'a> {
     regions: RegionsJson<'a>,
     trails: &'a [TrailAssessment],
     compliant_trails: &'a [String],
-    log_sources: &'a [super::verdict::LogSource],
-    findings: &'a [super::verdict::Finding],
+    log_sources: &'a [LogSource],
+    findings: &'a [Finding],
     remediation: &'a [String],
 }
 
 impl<'a> CheckReport<'a> {
-    pub fn new(facts: &'a Facts, eval: &'a Evaluation, opts: &super::CheckOptions) -> Self {
+    pub fn new(facts: &'a Facts, eval: &'a Evaluation, opts: &CheckOptions) -> Self {
         CheckReport {
             schema: CHECK_SCHEMA,
             tool: Tool {
@@ -81,10 +84,28 @@ impl<'a> CheckReport<'a> {
     }
 }
 
-/// Writes the JSON document (pretty, newline-terminated).
-pub fn write_json(out: &mut dyn Write, report: &CheckReport<'_>) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    writeln!(out)
+/// The result of `check`, printable in either format.
+pub struct CheckView<'a> {
+    pub facts: &'a Facts,
+    pub eval: &'a Evaluation,
+    pub opts: &'a CheckOptions,
+}
+
+impl CheckView<'_> {
+    /// The JSON document.
+    pub fn report(&self) -> CheckReport<'_> {
+        CheckReport::new(self.facts, self.eval, self.opts)
+    }
+}
+
+impl Render for CheckView<'_> {
+    fn text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        write_text(out, self.facts, self.eval, self.opts)
+    }
+
+    fn json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        super::json(out, &self.report())
+    }
 }
 
 fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
@@ -125,7 +146,7 @@ pub fn write_text(
     out: &mut dyn Write,
     facts: &Facts,
     eval: &Evaluation,
-    opts: &super::CheckOptions,
+    opts: &CheckOptions,
 ) -> std::io::Result<()> {
     let reasons = if eval.reasons.is_empty() {
         String::new()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -28,17 +28,91 @@ pub const FILES_ROW_GROUP_ROWS: usize = 8 * 1024;
 /// memory stays flat however many objects a run reads.
 pub const BATCH_ROWS: usize = 8 * 1024;
 
-/// The writer properties every table uses, with its row-group size.
-pub fn writer_properties(row_group_rows: usize) -> WriterProperties {
-    WriterProperties::builder()
+/// The tables of the evidence directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Coverage,
+    Gaps,
+    Files,
+    Events,
+}
+
+impl Table {
+    /// The file name in the evidence directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Table::Coverage => "coverage.parquet",
+            Table::Gaps => "gaps.parquet",
+            Table::Files => "files.parquet",
+            Table::Events => "events.parquet",
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Table::Coverage => coverage_schema(),
+            Table::Gaps => gaps_schema(),
+            Table::Files => files_schema(),
+            Table::Events => events_schema(),
+        }
+    }
+}
+
+/// The one writer-properties function: zstd level 3, page statistics, `created_by`, and per
+/// table its row-group size; `files.parquet` (a row per object) gets small row groups and no
+/// dictionary for its all-distinct columns (a dictionary there only costs memory and space).
+pub fn writer_properties(table: Table) -> WriterProperties {
+    let rows = match table {
+        Table::Files => FILES_ROW_GROUP_ROWS,
+        _ => ROW_GROUP_ROWS,
+    };
+    let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("zstd level 3 is valid"),
         ))
-        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_max_row_group_row_count(Some(rows))
         // Page-level statistics let DuckDB/Athena skip pages on account/region/time filters.
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by(format!("trailproof {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("trailproof {}", env!("CARGO_PKG_VERSION")));
+    if table == Table::Files {
+        for column in ["key", "sha256", "error"] {
+            b = b.set_column_dictionary_enabled(
+                parquet::schema::types::ColumnPath::from(column),
+                false,
+            );
+        }
+    }
+    b.build()
+}
+
+/// Columns by name, put into the schema's order; a missing or unknown name is an error.
+fn batch(schema: &SchemaRef, mut named: Vec<(&'static str, ArrayRef)>) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let i = named
+            .iter()
+            .position(|(n, _)| *n == field.name())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Output,
+                    format!("no column '{}' for its table", field.name()),
+                )
+            })?;
+        columns.push(named.swap_remove(i).1);
+    }
+    if let Some((n, _)) = named.first() {
+        return Err(Error::new(
+            ErrorKind::Output,
+            format!("column '{n}' is not in its table's schema"),
+        ));
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Output,
+            "a batch does not match its table's schema",
+            e,
+        )
+    })
 }
 
 fn ts() -> DataType {
@@ -128,15 +202,15 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
-    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
-        Self::with_properties(path, schema, writer_properties(ROW_GROUP_ROWS))
+    /// Starts `table`'s file in `dir`.
+    pub fn create(dir: &Path, table: Table) -> Result<Self> {
+        let path = dir.join(table.file_name());
+        Self::create_at(&path, table)
     }
 
-    pub fn with_properties(
-        path: &Path,
-        schema: SchemaRef,
-        props: WriterProperties,
-    ) -> Result<Self> {
+    /// Starts `table` at `path`.
+    pub fn create_at(path: &Path, table: Table) -> Result<Self> {
+        let (schema, props) = (table.schema(), writer_properties(table));
         let file = File::create(path).map_err(|e| {
             Error::with_source(
                 ErrorKind::Io,
@@ -158,14 +232,9 @@ impl TableWriter {
         })
     }
 
-    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
-            Error::with_source(
-                ErrorKind::Output,
-                "a batch does not match its table's schema",
-                e,
-            )
-        })?;
+    /// Writes one batch of named columns (any order).
+    pub fn write(&mut self, columns: Vec<(&'static str, ArrayRef)>) -> Result<()> {
+        let batch = batch(&self.schema, columns)?;
         self.rows += batch.num_rows() as u64;
         self.writer
             .write(&batch)
@@ -185,18 +254,21 @@ fn micros(secs: i64) -> i64 {
     secs.saturating_mul(1_000_000)
 }
 
-/// Writes `coverage.parquet` from (account, region, hour, counters) rows.
+/// Writes `coverage.parquet` at `path` from (account, region, hour, counters) rows.
 pub fn write_coverage<'a>(
     path: &Path,
     rows: impl Iterator<Item = (&'a str, &'a str, i64, &'a Counters)>,
 ) -> Result<u64> {
-    let mut w = TableWriter::create(path, coverage_schema())?;
+    let mut w = TableWriter::create_at(path, Table::Coverage)?;
     let mut rows = rows.peekable();
     while rows.peek().is_some() {
         let mut account = StringBuilder::new();
         let mut region = StringBuilder::new();
         let mut hour = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut u: Vec<UInt64Builder> = (0..12).map(|_| UInt64Builder::new()).collect();
+        let mut counts: Vec<(&'static str, UInt64Builder)> = COUNTER_COLUMNS
+            .iter()
+            .map(|n| (*n, UInt64Builder::new()))
+            .collect();
         let mut first = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         let mut last = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         let mut lag = Int64Builder::new();
@@ -204,75 +276,91 @@ pub fn write_coverage<'a>(
             account.append_value(a);
             region.append_value(r);
             hour.append_value(micros(h));
-            let values = [
-                c.mgmt_read,
-                c.mgmt_write,
-                c.mgmt_unknown,
-                c.global_read,
-                c.global_write,
-                c.data_events,
-                c.other_events,
-                c.log_files,
-                c.bytes,
-                c.late_events,
-                c.mismatched_events,
-                c.unreadable_files,
-            ];
-            for (b, v) in u.iter_mut().zip(values) {
-                b.append_value(v);
+            for (name, b) in counts.iter_mut() {
+                b.append_value(counter(c, name));
             }
             first.append_option((c.first_event != i64::MAX).then(|| micros(c.first_event)));
             last.append_option((c.last_event != i64::MIN).then(|| micros(c.last_event)));
             lag.append_value(c.max_delivery_lag_s);
         }
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(account.finish()),
-            Arc::new(region.finish()),
-            Arc::new(hour.finish()),
+        let mut cols: Vec<(&'static str, ArrayRef)> = vec![
+            ("account_id", Arc::new(account.finish())),
+            ("region", Arc::new(region.finish())),
+            ("hour", Arc::new(hour.finish())),
+            ("first_event", Arc::new(first.finish())),
+            ("last_event", Arc::new(last.finish())),
+            ("max_delivery_lag_s", Arc::new(lag.finish())),
         ];
-        let mut u: Vec<ArrayRef> = u
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        let tail = u.split_off(9);
-        cols.extend(u);
-        cols.push(Arc::new(first.finish()));
-        cols.push(Arc::new(last.finish()));
-        cols.push(Arc::new(lag.finish()));
-        cols.extend(tail);
+        cols.extend(
+            counts
+                .iter_mut()
+                .map(|(n, b)| (*n, Arc::new(b.finish()) as ArrayRef)),
+        );
         w.write(cols)?;
     }
     w.close()
 }
 
-/// Writes `gaps.parquet`.
-pub fn write_gaps(path: &Path, gaps: &[Gap]) -> Result<u64> {
-    let mut w = TableWriter::create(path, gaps_schema())?;
-    for chunk in gaps.chunks(ROW_GROUP_ROWS) {
-        let mut b: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-        let mut start = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut end = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        for g in chunk {
-            b[0].append_value(&g.account_id);
-            b[1].append_value(&g.region);
-            b[2].append_value(g.category.as_str());
-            b[3].append_value(g.kind.as_str());
-            b[4].append_value(&g.detail);
-            start.append_value(micros(g.start));
-            end.append_value(micros(g.end));
-        }
-        let mut b: Vec<ArrayRef> = b
-            .iter_mut()
-            .map(|x| Arc::new(x.finish()) as ArrayRef)
-            .collect();
-        let detail = b.pop().expect("detail");
-        b.push(Arc::new(start.finish()));
-        b.push(Arc::new(end.finish()));
-        b.push(detail);
-        w.write(b)?;
+/// The unsigned counter columns of `coverage.parquet`.
+const COUNTER_COLUMNS: [&str; 12] = [
+    "mgmt_read",
+    "mgmt_write",
+    "mgmt_unknown",
+    "global_read",
+    "global_write",
+    "data_events",
+    "other_events",
+    "log_files",
+    "bytes",
+    "late_events",
+    "mismatched_events",
+    "unreadable_files",
+];
+
+/// A counter by its column name.
+fn counter(c: &Counters, name: &str) -> u64 {
+    match name {
+        "mgmt_read" => c.mgmt_read,
+        "mgmt_write" => c.mgmt_write,
+        "mgmt_unknown" => c.mgmt_unknown,
+        "global_read" => c.global_read,
+        "global_write" => c.global_write,
+        "data_events" => c.data_events,
+        "other_events" => c.other_events,
+        "log_files" => c.log_files,
+        "bytes" => c.bytes,
+        "late_events" => c.late_events,
+        "mismatched_events" => c.mismatched_events,
+        "unreadable_files" => c.unreadable_files,
+        _ => unreachable!("not a counter column: {name}"),
     }
-    if gaps.is_empty() {
-        // An empty table still has its schema and footer.
+}
+
+/// Writes `gaps.parquet` at `path`.
+pub fn write_gaps(path: &Path, gaps: &[Gap]) -> Result<u64> {
+    let mut w = TableWriter::create_at(path, Table::Gaps)?;
+    for chunk in gaps.chunks(ROW_GROUP_ROWS) {
+        let strings = |f: &dyn Fn(&Gap) -> &str| -> ArrayRef {
+            Arc::new(chunk.iter().map(|g| Some(f(g))).collect::<StringArray>())
+        };
+        let times = |f: &dyn Fn(&Gap) -> i64| -> ArrayRef {
+            Arc::new(
+                chunk
+                    .iter()
+                    .map(|g| Some(micros(f(g))))
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            )
+        };
+        w.write(vec![
+            ("account_id", strings(&|g| &g.account_id)),
+            ("region", strings(&|g| &g.region)),
+            ("category", strings(&|g| g.category.as_str())),
+            ("kind", strings(&|g| g.kind.as_str())),
+            ("start", times(&|g| g.start)),
+            ("end", times(&|g| g.end)),
+            ("detail", strings(&|g| &g.detail)),
+        ])?;
     }
     w.close()
 }
@@ -298,17 +386,6 @@ pub struct FileRow {
     pub digest_key: Option<String>,
 }
 
-/// `files.parquet`: small row groups, and no dictionary for the columns whose values are all
-/// distinct (a dictionary there only costs memory and space).
-pub fn files_properties() -> WriterProperties {
-    let mut b = writer_properties(FILES_ROW_GROUP_ROWS).into_builder();
-    for column in ["key", "sha256", "error"] {
-        b = b
-            .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(column), false);
-    }
-    b.build()
-}
-
 /// Buffers `files.parquet` rows and flushes them a row group at a time.
 pub struct FilesWriter {
     w: TableWriter,
@@ -316,9 +393,9 @@ pub struct FilesWriter {
 }
 
 impl FilesWriter {
-    pub fn create(path: &Path) -> Result<Self> {
+    pub fn create(dir: &Path) -> Result<Self> {
         Ok(FilesWriter {
-            w: TableWriter::create(path, files_schema())?,
+            w: TableWriter::create(dir, Table::Files)?,
             rows: Vec::with_capacity(1024),
         })
     }
@@ -336,37 +413,39 @@ impl FilesWriter {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut s: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
-        let mut delivered = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut size = UInt64Builder::new();
-        let mut events = UInt64Builder::new();
-        for r in self.rows.drain(..) {
-            s[0].append_value(&r.key);
-            s[1].append_option(r.account_id);
-            s[2].append_option(r.region);
-            delivered.append_option(r.delivered_at.map(micros));
-            size.append_value(r.size);
-            s[3].append_option(r.sha256);
-            events.append_option(r.events);
-            s[4].append_value(&r.status);
-            s[5].append_option(r.error);
-            s[6].append_option(r.digest_status);
-            s[7].append_option(r.digest_key);
-        }
-        let mut f = |i: usize| Arc::new(s[i].finish()) as ArrayRef;
-        let cols: Vec<ArrayRef> = vec![
-            f(0),
-            f(1),
-            f(2),
-            Arc::new(delivered.finish()),
-            Arc::new(size.finish()),
-            f(3),
-            Arc::new(events.finish()),
-            f(4),
-            f(5),
-            f(6),
-            f(7),
+        let rows = std::mem::take(&mut self.rows);
+        let strings = |f: &dyn Fn(&FileRow) -> Option<&str>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        let cols: Vec<(&'static str, ArrayRef)> = vec![
+            ("key", strings(&|r| Some(&r.key))),
+            ("account_id", strings(&|r| r.account_id.as_deref())),
+            ("region", strings(&|r| r.region.as_deref())),
+            (
+                "delivered_at",
+                Arc::new(
+                    rows.iter()
+                        .map(|r| r.delivered_at.map(micros))
+                        .collect::<TimestampMicrosecondArray>()
+                        .with_timezone("UTC"),
+                ),
+            ),
+            (
+                "size",
+                Arc::new(rows.iter().map(|r| Some(r.size)).collect::<UInt64Array>()),
+            ),
+            ("sha256", strings(&|r| r.sha256.as_deref())),
+            (
+                "events",
+                Arc::new(rows.iter().map(|r| r.events).collect::<UInt64Array>()),
+            ),
+            ("status", strings(&|r| Some(&r.status))),
+            ("error", strings(&|r| r.error.as_deref())),
+            ("digest_status", strings(&|r| r.digest_status)),
+            ("digest_key", strings(&|r| r.digest_key.as_deref())),
         ];
+        self.rows = rows;
+        self.rows.clear();
         self.w.write(cols)
     }
 
@@ -375,6 +454,9 @@ impl FilesWriter {
         self.w.close()
     }
 }
+
+/// One batch of `events.parquet`, as named columns.
+pub type EventColumns = Vec<(&'static str, ArrayRef)>;
 
 /// Builds `events.parquet` batches in a worker; the batches go to one writer.
 pub struct EventsBuilder {
@@ -404,7 +486,7 @@ impl EventsBuilder {
         self.time.append_option(
             r.event_time
                 .as_deref()
-                .and_then(crate::decode::parse_event_time)
+                .and_then(crate::time::parse_event_time)
                 .map(micros),
         );
         self.s[2].append_option(r.aws_region.as_deref());
@@ -422,54 +504,48 @@ impl EventsBuilder {
     }
 
     /// Takes the rows built so far as columns in schema order.
-    pub fn finish(&mut self) -> Vec<ArrayRef> {
+    pub fn finish(&mut self) -> EventColumns {
         self.len = 0;
-        let mut f = |i: usize| Arc::new(self.s[i].finish()) as ArrayRef;
-        let (a, r, ar, src, name, cat, ty, rec, uit, err, ua) = (
-            f(0),
-            f(1),
-            f(2),
-            f(3),
-            f(4),
-            f(5),
-            f(6),
-            f(7),
-            f(8),
-            f(9),
-            f(10),
-        );
-        vec![
-            a,
-            r,
-            Arc::new(self.time.finish()),
-            ar,
-            src,
-            name,
-            Arc::new(self.read_only.finish()),
-            Arc::new(self.management.finish()),
-            cat,
-            ty,
-            rec,
-            uit,
-            err,
-            ua,
-        ]
+        let mut s = self.s.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef);
+        let mut cols: Vec<(&'static str, ArrayRef)> = EVENT_STRING_COLUMNS
+            .iter()
+            .map(|n| (*n, s.next().expect("one builder per string column")))
+            .collect();
+        cols.push(("event_time", Arc::new(self.time.finish())));
+        cols.push(("read_only", Arc::new(self.read_only.finish())));
+        cols.push(("management_event", Arc::new(self.management.finish())));
+        cols
     }
 }
+
+/// The string columns of `events.parquet`, in the order [`EventsBuilder::push`] fills them.
+const EVENT_STRING_COLUMNS: [&str; 11] = [
+    "account_id",
+    "region",
+    "aws_region",
+    "event_source",
+    "event_name",
+    "event_category",
+    "event_type",
+    "recipient_account_id",
+    "user_identity_type",
+    "error_code",
+    "user_agent",
+];
 
 #[cfg(test)]
 mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
-    use crate::coverage::{Category, GapKind};
+    use crate::coverage::GapKind;
 
     #[test]
     fn properties_are_chosen_on_purpose() {
-        let p = writer_properties(ROW_GROUP_ROWS);
+        let p = writer_properties(Table::Coverage);
         assert_eq!(p.max_row_group_row_count(), Some(ROW_GROUP_ROWS));
         assert!(p.created_by().starts_with("trailproof "));
-        let f = files_properties();
+        let f = writer_properties(Table::Files);
         assert_eq!(f.max_row_group_row_count(), Some(FILES_ROW_GROUP_ROWS));
         assert!(!f.dictionary_enabled(&parquet::schema::types::ColumnPath::from("key")));
         assert!(f.dictionary_enabled(&parquet::schema::types::ColumnPath::from("status")));
@@ -482,15 +558,13 @@ mod tests {
     #[test]
     fn tables_round_trip_with_their_schemas() {
         let dir = tempfile::tempdir().unwrap();
-        let gaps = vec![Gap {
-            account_id: "111122223333".into(),
-            region: "eu-west-1".into(),
-            category: Category::MgmtWrite,
-            kind: GapKind::NoEvents,
-            start: 0,
-            end: 3_600,
-            detail: "none".into(),
-        }];
+        let gaps = vec![Gap::new(
+            "111122223333",
+            "eu-west-1",
+            GapKind::NoWriteEvents,
+            (0, 3_600),
+            "none",
+        )];
         assert_eq!(
             write_gaps(&dir.path().join("gaps.parquet"), &gaps).unwrap(),
             1
@@ -510,7 +584,7 @@ mod tests {
             write_coverage(&dir.path().join("coverage.parquet"), rows.into_iter()).unwrap(),
             2
         );
-        let mut files = FilesWriter::create(&dir.path().join("files.parquet")).unwrap();
+        let mut files = FilesWriter::create(dir.path()).unwrap();
         files
             .push(FileRow {
                 key: "k".into(),

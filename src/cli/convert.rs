@@ -1,0 +1,275 @@
+//! Validation of the parsed flags into the typed configs the commands run with: every range
+//! and name is checked here, before any client is built.
+
+use super::*;
+use crate::aws::AwsSettings;
+use crate::check::CheckOptions;
+use crate::commands::{self, Digests, Invocation};
+use crate::error::{Error, Result};
+use crate::pipeline::Options;
+use crate::source::{Scope, Source};
+use crate::time::{Window, now_secs};
+
+impl TryFrom<Command> for Invocation {
+    type Error = Error;
+
+    fn try_from(command: Command) -> Result<Self> {
+        Ok(match command {
+            Command::Check(a) => Invocation::Check(a.try_into()?),
+            Command::Scan(a) => Invocation::Scan(a.try_into()?),
+            Command::Verify(a) => Invocation::Verify(a.try_into()?),
+            Command::Validate(a) => Invocation::Validate(a.try_into()?),
+            Command::Generate(a) => Invocation::Generate(a.try_into()?),
+        })
+    }
+}
+
+impl TryFrom<AwsArgs> for AwsSettings {
+    type Error = Error;
+
+    fn try_from(a: AwsArgs) -> Result<Self> {
+        if a.max_attempts == 0 {
+            return Err(Error::usage("--max-attempts must be at least 1"));
+        }
+        Ok(AwsSettings {
+            profile: a.profile,
+            region: a.region,
+            endpoint_url: a.endpoint_url,
+            max_attempts: a.max_attempts,
+            connect_timeout: a.connect_timeout,
+            operation_timeout: a.operation_timeout,
+        })
+    }
+}
+
+impl TryFrom<CheckArgs> for commands::check::Config {
+    type Error = Error;
+
+    fn try_from(args: CheckArgs) -> Result<Self> {
+        let regions = match args.regions {
+            Some(list) => {
+                let list: Vec<String> = list
+                    .into_iter()
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect();
+                if list.is_empty() {
+                    return Err(Error::usage("--regions needs at least one region"));
+                }
+                crate::regions::validate_all(Some(&list))?;
+                Some(list)
+            }
+            None => None,
+        };
+        crate::regions::validate_all(Some(&args.exclude_regions))?;
+        if args.concurrency == 0 {
+            return Err(Error::usage("--concurrency must be at least 1"));
+        }
+        Ok(commands::check::Config {
+            aws: args.aws.try_into()?,
+            format: args.format.format,
+            options: CheckOptions {
+                ruleset: args.ruleset,
+                semantic: args.semantic,
+                max_delivery_age: args.max_delivery_age,
+                regions,
+                exclude_regions: args.exclude_regions,
+                concurrency: args.concurrency,
+            },
+        })
+    }
+}
+
+impl WindowArgs {
+    fn window(&self, default_since: Option<&str>) -> Result<Window> {
+        Window::resolve(
+            self.since.as_deref(),
+            self.until.as_deref(),
+            default_since,
+            now_secs(),
+            self.delivery_grace.as_secs() as i64,
+        )
+    }
+}
+
+impl TryFrom<ScopeArgs> for Scope {
+    type Error = Error;
+
+    fn try_from(a: ScopeArgs) -> Result<Self> {
+        crate::regions::validate_all(a.regions.as_deref())?;
+        Ok(Scope {
+            accounts: a.accounts,
+            regions: a.regions,
+            org_id: a.org_id,
+        })
+    }
+}
+
+impl WorkersArgs {
+    fn workers(&self) -> Result<usize> {
+        match self.workers {
+            Some(0) => Err(Error::usage("--workers must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(defaults::workers()),
+        }
+    }
+}
+
+impl From<IntegrityArgs> for Digests {
+    fn from(a: IntegrityArgs) -> Self {
+        Digests {
+            mode: a.digests,
+            public_keys: a.keys.public_keys,
+            trail: a.keys.trail,
+        }
+    }
+}
+
+impl PipelineArgs {
+    /// The pipeline options; the window and scope are the command's.
+    fn options(&self, window: Window) -> Result<Options> {
+        if self.fetch_concurrency == 0 || self.max_in_flight_mib == 0 {
+            return Err(Error::usage(
+                "--workers, --fetch-concurrency and --max-in-flight-mib must be at least 1",
+            ));
+        }
+        let silence = self.max_silence.map(|d| d.as_secs().div_ceil(3_600) as i64);
+        if silence == Some(0) {
+            return Err(Error::usage("--max-silence must be at least 1h"));
+        }
+        if let Some(r) = &self.global_region {
+            crate::regions::validate(r)?;
+        }
+        Ok(Options {
+            window,
+            out_dir: self.out.out.clone(),
+            events: self.events,
+            workers: self.workers.workers()?,
+            fetch_concurrency: self.fetch_concurrency,
+            max_in_flight_bytes: self.max_in_flight_mib << 20,
+            max_object_bytes: self.max_object_mib << 20,
+            max_decompressed: (self.max_decompressed_mib << 20) as usize,
+            max_silence_hours: silence,
+            late_threshold_s: self.late_after.as_secs() as i64,
+            progress: !self.no_progress,
+            file_hashes: !self.no_file_hashes,
+            ..Options::default()
+        })
+    }
+}
+
+fn source(s: &str) -> Result<Source> {
+    s.parse().map_err(Error::usage)
+}
+
+impl TryFrom<ScanArgs> for commands::scan::Config {
+    type Error = Error;
+
+    fn try_from(args: ScanArgs) -> Result<Self> {
+        let source = source(&args.source)?;
+        let parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
+        let mut pipeline = args.pipeline.options(args.window.window(None)?)?;
+        pipeline.scope = args.scope.try_into()?;
+        pipeline.global_region = match (&args.pipeline.global_region, &pipeline.scope.regions) {
+            (Some(g), _) => g.clone(),
+            (None, Some(r)) if !r.is_empty() => {
+                crate::regions::global_region(crate::regions::partition_of_region(&r[0])).to_owned()
+            }
+            (None, _) => pipeline.global_region,
+        };
+        Ok(commands::scan::Config {
+            source,
+            format: args.format.format,
+            pipeline,
+            digests: args.pipeline.integrity.into(),
+            aws: args.aws.try_into()?,
+            parameters,
+        })
+    }
+}
+
+impl TryFrom<VerifyArgs> for commands::verify::Config {
+    type Error = Error;
+
+    fn try_from(args: VerifyArgs) -> Result<Self> {
+        let parameters = serde_json::json!({"since": args.window.since.clone().unwrap_or_else(|| defaults::SINCE.into()), "until": args.window.until, "bucket": args.bucket, "prefix": args.prefix, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
+        let pipeline = args
+            .pipeline
+            .options(args.window.window(Some(defaults::SINCE))?)?;
+        Ok(commands::verify::Config {
+            check: args.check.try_into()?,
+            pipeline,
+            digests: args.pipeline.integrity.into(),
+            global_region: args.pipeline.global_region,
+            bucket: args.bucket,
+            prefix: args.prefix,
+            org_id: args.org_id,
+            accounts: args.accounts,
+            parameters,
+        })
+    }
+}
+
+impl TryFrom<ValidateArgs> for commands::validate::Config {
+    type Error = Error;
+
+    fn try_from(args: ValidateArgs) -> Result<Self> {
+        let source = source(&args.source)?;
+        let pipeline = Options {
+            window: args.window.window(Some(defaults::SINCE))?,
+            scope: args.scope.try_into()?,
+            out_dir: args.out.out,
+            workers: args.workers.workers()?,
+            parse: false,
+            ..Options::default()
+        };
+        Ok(commands::validate::Config {
+            source,
+            format: args.format.format,
+            pipeline,
+            digests: Digests {
+                mode: DigestMode::Require,
+                public_keys: args.keys.public_keys,
+                trail: args.keys.trail,
+            },
+            aws: args.aws.try_into()?,
+        })
+    }
+}
+
+impl TryFrom<GenerateArgs> for commands::generate::Config {
+    type Error = Error;
+
+    fn try_from(args: GenerateArgs) -> Result<Self> {
+        let mut gen_config = crate::generate::GenConfig {
+            seed: args.seed,
+            accounts: args.accounts,
+            hours: args.hours,
+            events_per_hour: args.events_per_hour,
+            org_id: args.org_id,
+            max_files_per_slot: args.max_files_per_slot,
+            extras: !args.no_extras,
+            faults: args.faults,
+            digests: !args.no_digests,
+            trail_name: args.trail_name,
+            prefix: args.prefix,
+            ..Default::default()
+        };
+        if let Some(r) = args.regions {
+            crate::regions::validate_all(Some(&r))?;
+            gen_config.regions = r;
+        }
+        if let Some(s) = &args.start {
+            let t = crate::time::parse_time(s, now_secs())?;
+            gen_config.start = t - t.rem_euclid(crate::time::HOUR);
+        }
+        Ok(commands::generate::Config {
+            gen_config,
+            out: source(&args.out)?,
+            out_text: args.out,
+            truth: args.truth,
+            public_keys_out: args.public_keys_out,
+            aws: args.aws.try_into()?,
+        })
+    }
+}

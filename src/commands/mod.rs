@@ -1,0 +1,98 @@
+//! The commands: one file each. A command takes its validated config, runs the core
+//! (check, pipeline, integrity) and hands the result to [`crate::report`].
+
+pub mod check;
+pub mod generate;
+pub mod scan;
+pub mod validate;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::aws::CheckClients;
+use crate::error::{Error, ErrorKind, Result};
+use crate::integrity::digest::KeyRing;
+use crate::integrity::{DigestMode, Integrity, IntegrityOptions};
+use crate::pipeline::Options;
+use crate::source::Source;
+
+/// A validated command line.
+#[derive(Debug)]
+pub enum Invocation {
+    Check(check::Config),
+    Scan(scan::Config),
+    Verify(verify::Config),
+    Validate(validate::Config),
+    Generate(generate::Config),
+}
+
+/// What a command concluded, for the exit code: 0 proven/pass, 1 findings, 2 error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub exit_code: u8,
+}
+
+/// Runs a validated command line.
+pub async fn run(invocation: Invocation) -> Result<Outcome> {
+    match invocation {
+        Invocation::Check(c) => check::run(c).await,
+        Invocation::Scan(c) => scan::run(c).await,
+        Invocation::Verify(c) => verify::run(c).await,
+        Invocation::Validate(c) => validate::run(c).await,
+        Invocation::Generate(c) => generate::run(c).await,
+    }
+}
+
+/// How digests take part in a run, as asked for.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    pub mode: DigestMode,
+    /// `--public-keys FILE`, read when the run starts.
+    pub public_keys: Option<PathBuf>,
+    pub trail: Option<String>,
+}
+
+impl Digests {
+    /// Reads the keys file, if any.
+    fn keys(&self) -> Result<Option<KeyRing>> {
+        let Some(path) = &self.public_keys else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Usage,
+                format!("cannot read {}", path.display()),
+                e,
+            )
+        })?;
+        KeyRing::from_list_json(&text)
+            .map(Some)
+            .map_err(|e| Error::usage(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads and checks the digest chains for a run of the pipeline over `source`.
+    async fn collect(
+        &self,
+        source: &Source,
+        s3: Option<&aws_sdk_s3::Client>,
+        clients: Option<&CheckClients>,
+        opts: &Options,
+    ) -> Result<Arc<Integrity>> {
+        let iopts = IntegrityOptions {
+            mode: self.mode,
+            window: opts.window,
+            scope: opts.scope.clone(),
+            trail: self.trail.clone(),
+            public_keys: self.keys()?,
+            now: crate::time::now_secs(),
+            max_object_bytes: opts.max_object_bytes,
+            max_decompressed: opts.max_decompressed.min(64 << 20),
+        };
+        let found = crate::integrity::collect(source, s3, clients, &iopts).await?;
+        for note in &found.notes {
+            tracing::warn!("Digests: {note}");
+        }
+        Ok(Arc::new(found))
+    }
+}

@@ -1,0 +1,53 @@
+//! `trailproof validate`: the digest chains of every region, then every log file's hash.
+
+use crate::aws::{AwsSettings, CheckClients};
+use crate::error::Result;
+use crate::pipeline::Options;
+use crate::report::Format;
+use crate::report::validate::ValidateReport;
+use crate::source::Source;
+
+use super::{Digests, Outcome};
+
+/// Validated settings of `validate`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: Source,
+    pub format: Format,
+    /// The pipeline hashes without parsing.
+    pub pipeline: Options,
+    pub digests: Digests,
+    pub aws: AwsSettings,
+}
+
+pub async fn run(config: Config) -> Result<Outcome> {
+    let Config {
+        source,
+        format,
+        mut pipeline,
+        digests,
+        aws,
+    } = config;
+    let (s3, clients) = match &source {
+        Source::S3 { bucket, .. } => {
+            let sdk = crate::aws::sdk_config(&aws).await;
+            (
+                Some(crate::aws::s3_client_for_bucket(&sdk, bucket).await),
+                Some(CheckClients::from_sdk_config(&sdk)),
+            )
+        }
+        Source::Local(_) => (None, None),
+    };
+    let found = digests
+        .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)
+        .await?;
+    pipeline.integrity = Some(found.clone());
+    let dir = pipeline.out_dir.clone();
+    let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
+    let report = ValidateReport::new(&outcome, &found, &dir);
+    report.write()?;
+    crate::report::print(format, &report)?;
+    Ok(Outcome {
+        exit_code: report.exit_code,
+    })
+}

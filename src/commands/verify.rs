@@ -1,0 +1,123 @@
+//! `trailproof verify`: `check`, then the compliant trail's logs for the window from S3.
+
+use crate::aws::CheckClients;
+use crate::check::Verdict;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::Options;
+use crate::report::check::CheckView;
+use crate::report::summary::{Summary, VerifyView};
+use crate::source::Source;
+
+use super::{Digests, Outcome};
+
+/// Validated settings of `verify`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub check: super::check::Config,
+    pub pipeline: Options,
+    pub digests: Digests,
+    /// `--global-region`; default: the compliant trail's partition's.
+    pub global_region: Option<String>,
+    /// Overrides of what the compliant trail names.
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub org_id: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    /// What was asked, as recorded in `summary.json`.
+    pub parameters: serde_json::Value,
+}
+
+pub async fn run(config: Config) -> Result<Outcome> {
+    let Config {
+        check,
+        mut pipeline,
+        digests,
+        global_region,
+        bucket,
+        prefix,
+        org_id,
+        accounts,
+        parameters,
+    } = config;
+    let sdk = crate::aws::sdk_config(&check.aws).await;
+    let clients = CheckClients::from_sdk_config(&sdk);
+    let (facts, eval) = crate::check::run(&clients, &check.options).await;
+    let view = CheckView {
+        facts: &facts,
+        eval: &eval,
+        opts: &check.options,
+    };
+    let report = serde_json::to_value(view.report())
+        .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode the check report", e))?;
+    let dir = pipeline.out_dir.clone();
+    crate::report::create_dir(&dir)?;
+    let source = eval.log_sources.first();
+    let bucket = bucket.or_else(|| source.and_then(|s| s.bucket.clone()));
+    let Some(bucket) = bucket.filter(|_| eval.verdict != Verdict::Error) else {
+        // No log phase: the configuration alone decides (FAIL/INCONCLUSIVE 1, ERROR 2).
+        let code = eval.verdict.exit_code().max(1);
+        let summary = Summary::new(
+            "verify",
+            None,
+            eval.verdict.to_string(),
+            code,
+            parameters,
+            Some(report),
+        );
+        summary.write(&dir)?;
+        let result = VerifyView {
+            check: view,
+            outcome: None,
+            summary: &summary,
+            dir: &dir,
+        };
+        crate::report::print(check.format, &result)?;
+        return Ok(Outcome { exit_code: code });
+    };
+    pipeline.scope.accounts = accounts
+        .or_else(|| source.map(|s| s.accounts.clone()))
+        .or_else(|| {
+            facts
+                .identity
+                .as_ref()
+                .ok()
+                .map(|i| vec![i.account_id.clone()])
+        });
+    pipeline.scope.regions = Some(facts.regions.names().map(str::to_owned).collect());
+    pipeline.scope.org_id = org_id.or_else(|| source.and_then(|s| s.organization_id.clone()));
+    if let Some(s) = source {
+        pipeline.global_region = global_region.unwrap_or_else(|| s.global_region.clone());
+    }
+    let prefix = prefix.or_else(|| source.and_then(|s| s.key_prefix.clone()));
+    let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
+    let src = Source::S3 { bucket, prefix };
+    pipeline.integrity = Some(
+        digests
+            .collect(&src, Some(&s3), Some(&clients), &pipeline)
+            .await?,
+    );
+    let outcome = crate::pipeline::run(&src, Some(s3), pipeline).await?;
+    let code = eval.verdict.exit_code().max(outcome.evidence.exit_code());
+    let verdict = if eval.verdict.exit_code() > 0 {
+        eval.verdict.to_string()
+    } else {
+        outcome.evidence.as_str().to_owned()
+    };
+    let summary = Summary::new(
+        "verify",
+        Some(&outcome),
+        verdict,
+        code,
+        parameters,
+        Some(report),
+    );
+    summary.write(&dir)?;
+    let result = VerifyView {
+        check: view,
+        outcome: Some(&outcome),
+        summary: &summary,
+        dir: &dir,
+    };
+    crate::report::print(check.format, &result)?;
+    Ok(Outcome { exit_code: code })
+}

@@ -1,0 +1,212 @@
+//! Listing and fetching: the prefix plan of the scope × window over the [`Store`], every
+//! listed key filtered by scope and delivery time, and GETs with bounded concurrency and
+//! bytes in flight (a budget taken before the GET, released when a worker is done with the
+//! object). A local copy is walked whole (its non-CloudTrail objects are recorded as skipped)
+//! and read by the workers themselves.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, mpsc};
+
+use super::Options;
+use super::worker::{Body, Job};
+use crate::coverage::{Gap, GapKind};
+use crate::error::{Error, ErrorKind, Result};
+use crate::source::layout::{ObjectKind, parse_key};
+use crate::source::{Entry, Layout, ReadError, Source, Store};
+
+/// Prefix listings in flight at once.
+const LIST_CONCURRENCY: usize = 8;
+
+/// (account, region) pairs seen in the layout.
+pub(super) type Seen = BTreeSet<(String, String)>;
+
+/// Whether a listed key is worth reading for this window and scope. Non-CloudTrail keys are
+/// passed on (recorded as skipped); logs outside the window or the scope are dropped unread.
+fn wanted(key: &str, opts: &Options, seen: &mut Seen) -> bool {
+    match parse_key(key) {
+        Ok(k) => {
+            if !opts.scope.contains(k.account, k.region) {
+                return false;
+            }
+            if k.kind == ObjectKind::Log {
+                seen.insert((k.account.to_owned(), k.region.to_owned()));
+                if !opts.window.delivered_in(k.delivered_at) {
+                    return false;
+                }
+            }
+            true
+        }
+        Err(_) => true,
+    }
+}
+
+/// Lists `source` and sends a job per wanted object; listing failures of a planned prefix
+/// become `list_failed` gap rows. Returns the (account, region) pairs of the layout.
+pub(super) async fn list_and_fetch(
+    store: &Store,
+    source: &Source,
+    opts: &Options,
+    tx: mpsc::Sender<Job>,
+    listed: &AtomicU64,
+    failures: &mut Vec<Gap>,
+) -> Result<Seen> {
+    match store {
+        Store::Local(root) => {
+            let mut seen = Seen::new();
+            let (etx, mut erx) = mpsc::channel::<Entry>(1_024);
+            let walk = store.list("", etx);
+            let feed = async {
+                while let Some(e) = erx.recv().await {
+                    if !wanted(&e.key, opts, &mut seen) {
+                        continue;
+                    }
+                    listed.fetch_add(1, Ordering::Relaxed);
+                    let body = Body::Path(root.join(&e.key));
+                    let job = Job {
+                        key: e.key,
+                        size: e.size,
+                        body,
+                        _permit: None,
+                    };
+                    if tx.send(job).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let (walked, ()) = tokio::join!(walk, feed);
+            walked.map_err(|e| Error::new(ErrorKind::Io, e))?;
+            Ok(seen)
+        }
+        Store::S3 { .. } => list_s3(store, source, opts, tx, listed, failures).await,
+    }
+}
+
+/// Plans (account × region × day) prefixes, lists them in parallel and fetches with bounded
+/// concurrency and bytes.
+async fn list_s3(
+    store: &Store,
+    source: &Source,
+    opts: &Options,
+    tx: mpsc::Sender<Job>,
+    listed: &AtomicU64,
+    failures: &mut Vec<Gap>,
+) -> Result<Seen> {
+    let fatal = |e: String| Error::new(ErrorKind::Aws, format!("{source}: {e}"));
+    let layout = Layout::discover(store, source.prefix(), &opts.scope)
+        .await
+        .map_err(fatal)?;
+    let pairs = layout
+        .pairs(store, ObjectKind::Log.service(), &opts.scope)
+        .await
+        .map_err(fatal)?;
+    let plan = layout.plan(
+        &pairs,
+        ObjectKind::Log.service(),
+        opts.window.delivery_days(),
+    );
+    let objects = Arc::new(Semaphore::new(opts.fetch_concurrency.max(1)));
+    let budget_kib = (opts.max_in_flight_bytes / 1024).clamp(1, u32::MAX as u64 / 2) as u32;
+    let bytes_budget = Arc::new(Semaphore::new(budget_kib as usize));
+    let seen: Arc<Mutex<Seen>> = Arc::new(Mutex::new(pairs.iter().cloned().collect()));
+    let list_limit = Arc::new(Semaphore::new(LIST_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for planned in plan {
+        let (store, tx, opts) = (store.clone(), tx.clone(), opts.clone());
+        let (objects, bytes_budget, list_limit, seen) = (
+            objects.clone(),
+            bytes_budget.clone(),
+            list_limit.clone(),
+            seen.clone(),
+        );
+        tasks.spawn(async move {
+            let _l = list_limit.acquire_owned().await;
+            let (etx, mut erx) = mpsc::channel::<Entry>(1_024);
+            let listing = store.list(&planned.prefix, etx);
+            let feed = async {
+                let mut n = 0u64;
+                while let Some(Entry { key, size }) = erx.recv().await {
+                    let keep = {
+                        let mut s = seen
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        wanted(&key, &opts, &mut s)
+                    };
+                    if !keep {
+                        continue;
+                    }
+                    n += 1;
+                    if size > opts.max_object_bytes {
+                        let body = Body::Failed(ReadError::too_large(size, opts.max_object_bytes));
+                        let job = Job {
+                            key,
+                            size,
+                            body,
+                            _permit: None,
+                        };
+                        if tx.send(job).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    let kib = ((size / 1024).max(1)).min(budget_kib as u64) as u32;
+                    let bytes_permit = bytes_budget
+                        .clone()
+                        .acquire_many_owned(kib)
+                        .await
+                        .expect("semaphore open");
+                    let object_permit = objects
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore open");
+                    let (store, tx) = (store.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let body = match store.get(&key, u64::MAX).await {
+                            Ok(o) => Body::Bytes(o.bytes),
+                            Err(e) => Body::Failed(e),
+                        };
+                        drop(object_permit);
+                        // Fails only when the workers are gone, which ends the run anyway.
+                        tx.send(Job {
+                            key,
+                            size,
+                            body,
+                            _permit: Some(bytes_permit),
+                        })
+                        .await
+                        .ok();
+                    });
+                }
+                n
+            };
+            let (listed, n) = tokio::join!(listing, feed);
+            let failure = listed.err().map(|e| {
+                Gap::new(
+                    &planned.account,
+                    &planned.region,
+                    GapKind::ListFailed,
+                    planned.span(&opts.window),
+                    format!("s3://{}/{}: {e}", store.bucket(), planned.prefix),
+                )
+            });
+            (n, failure)
+        });
+    }
+    drop(tx);
+    while let Some(done) = tasks.join_next().await {
+        let (n, failure) = done.expect("list task panicked");
+        listed.fetch_add(n, Ordering::Relaxed);
+        if let Some(f) = failure {
+            tracing::warn!(detail = %f.detail, "Listing failed; what the prefix holds is unknown.");
+            failures.push(f);
+        }
+    }
+    let seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Ok(seen)
+}

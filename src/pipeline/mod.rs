@@ -1,0 +1,282 @@
+//! The log phase: plan → list → fetch → decode on the worker pool → aggregate → coverage,
+//! integrity and the evidence tables.
+//!
+//! Listing and fetching are async (tokio, S3) in [`list`]; decoding runs on a fixed pool of
+//! CPU threads that never touch the reactor ([`worker`]). In-flight objects and bytes are
+//! bounded by semaphores taken before a fetch and released when a worker is done with the
+//! object, so memory stays flat whatever the bucket's size. Progress is drawn here
+//! ([`progress`]), on stderr, only when it is a terminal.
+
+mod list;
+mod progress;
+mod worker;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::coverage::{Aggregate, Evidence, Expectation};
+use crate::error::Result;
+use crate::integrity::{DigestMode, Integrity};
+use crate::report::parquet::{EventColumns, FileRow, FilesWriter, Table, TableWriter};
+use crate::report::{OutputFile, RunOutcome, Stats};
+use crate::source::{Scope, Source, Store};
+use crate::time::{Window, rfc3339};
+
+/// The defaults of every pipeline setting, in one place (the command line shows them).
+pub mod defaults {
+    /// The evidence directory.
+    pub const OUT_DIR: &str = "trailproof-out";
+    /// `verify` and `validate` judge the last day unless told otherwise.
+    pub const SINCE: &str = "24h";
+    /// Events delivered later than this after their eventTime are `late_delivery`.
+    pub const LATE_AFTER: &str = "1h";
+    /// Logs delivered up to this long after the window's end are read.
+    pub const DELIVERY_GRACE: &str = "1h";
+    /// The commercial partition's global region.
+    pub const GLOBAL_REGION: &str = "us-east-1";
+    /// S3 GETs in flight at once.
+    pub const FETCH_CONCURRENCY: usize = 32;
+    /// Bytes of fetched objects held at once, MiB.
+    pub const MAX_IN_FLIGHT_MIB: u64 = 128;
+    /// Larger objects (compressed, MiB) are not read.
+    pub const MAX_OBJECT_MIB: u64 = 256;
+    /// Objects that inflate beyond this (MiB) are rejected.
+    pub const MAX_DECOMPRESSED_MIB: u64 = 1024;
+
+    /// Decode threads: one per CPU.
+    pub fn workers() -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    }
+
+    /// A duration default in seconds.
+    pub fn secs(d: &str) -> i64 {
+        crate::time::parse_duration(d)
+            .expect("a valid default")
+            .as_secs() as i64
+    }
+}
+
+/// Settings of one run of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The period judged, and how late its logs may be delivered.
+    pub window: Window,
+    /// Accounts, regions and organization read; `None` fields come from the layout.
+    pub scope: Scope,
+    /// The partition's global region (global-service events are expected there).
+    pub global_region: String,
+    pub out_dir: PathBuf,
+    pub events: bool,
+    pub workers: usize,
+    pub fetch_concurrency: usize,
+    pub max_in_flight_bytes: u64,
+    /// Objects larger than this (compressed) are not fetched: `too_large`.
+    pub max_object_bytes: u64,
+    /// Objects that inflate beyond this are rejected: `too_large`.
+    pub max_decompressed: usize,
+    pub max_silence_hours: Option<i64>,
+    pub late_threshold_s: i64,
+    pub progress: bool,
+    /// Parse the records (off for `validate`, which only hashes).
+    pub parse: bool,
+    /// SHA-256 every log file's decompressed content into files.parquet even when no digest
+    /// needs it (digests in use always hash).
+    pub file_hashes: bool,
+    /// Digest evidence to check each log file against and to merge into the verdict.
+    pub integrity: Option<Arc<Integrity>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            window: Window::unbounded(defaults::secs(defaults::DELIVERY_GRACE)),
+            scope: Scope::default(),
+            global_region: defaults::GLOBAL_REGION.into(),
+            out_dir: PathBuf::from(defaults::OUT_DIR),
+            events: false,
+            workers: defaults::workers(),
+            fetch_concurrency: defaults::FETCH_CONCURRENCY,
+            max_in_flight_bytes: defaults::MAX_IN_FLIGHT_MIB << 20,
+            max_object_bytes: defaults::MAX_OBJECT_MIB << 20,
+            max_decompressed: (defaults::MAX_DECOMPRESSED_MIB << 20) as usize,
+            max_silence_hours: None,
+            late_threshold_s: defaults::secs(defaults::LATE_AFTER),
+            progress: false,
+            parse: true,
+            file_hashes: true,
+            integrity: None,
+        }
+    }
+}
+
+/// Runs the pipeline over `source` and writes the evidence tables into `opts.out_dir`.
+pub async fn run(
+    source: &Source,
+    s3: Option<aws_sdk_s3::Client>,
+    opts: Options,
+) -> Result<RunOutcome> {
+    let store = Store::open(source, s3)?;
+    let out = &opts.out_dir;
+    crate::report::create_dir(out)?;
+    let count_window = opts.window.counting();
+    let (files_tx, files_rx) = std::sync::mpsc::sync_channel::<FileRow>(4_096);
+    let files_writer = FilesWriter::create(out)?;
+    let files_thread = std::thread::spawn(move || -> Result<u64> {
+        let mut w = files_writer;
+        for row in files_rx {
+            w.push(row)?;
+        }
+        w.close()
+    });
+    let (events_tx, events_thread) = if opts.events {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<EventColumns>(4);
+        let mut w = TableWriter::create(out, Table::Events)?;
+        let handle = std::thread::spawn(move || -> Result<u64> {
+            for cols in rx {
+                w.write(cols)?;
+            }
+            w.close()
+        });
+        (Some(Mutex::new(tx)), Some(handle))
+    } else {
+        (None, None)
+    };
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let progress = progress::Progress::start(opts.progress, read_bytes.clone());
+    let shared = Arc::new(worker::Shared {
+        opts: opts.clone(),
+        count_window,
+        files: Mutex::new(files_tx),
+        events: events_tx,
+        progress: progress.bar(),
+        read_bytes,
+    });
+    let workers = opts.workers.max(1);
+    let (tx, rx) = mpsc::channel::<worker::Job>(workers * 2);
+    let rx = Arc::new(Mutex::new(rx));
+    let handles: Vec<_> = (0..workers)
+        .map(|i| {
+            let (rx, shared) = (rx.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name(format!("trailproof-decode-{i}"))
+                .spawn(move || worker::worker(rx, shared))
+                .expect("spawn decode worker")
+        })
+        .collect();
+    // Only the workers hold the receiver: if they all stop early, senders see the channel
+    // closed instead of blocking forever.
+    drop(rx);
+    let listed = AtomicU64::new(0);
+
+    let integrity = opts.integrity.as_deref().filter(|i| i.in_use);
+    let mut failures = integrity.map(|i| i.gaps()).unwrap_or_default();
+    let listing = list::list_and_fetch(&store, source, &opts, tx, &listed, &mut failures).await;
+    // Always drain the workers, even when listing failed, so no thread is left behind.
+    let mut agg = Aggregate::default();
+    let mut stats = Stats::default();
+    for h in handles {
+        let out = tokio::task::spawn_blocking(move || h.join())
+            .await
+            .expect("join")
+            .expect("decode worker panicked");
+        agg.merge(out.agg);
+        failures.extend(out.failures);
+        stats.merge(&out.stats);
+    }
+    progress.finish();
+    drop(shared);
+    let files_rows = files_thread.join().expect("files writer panicked")?;
+    let events_rows = match events_thread {
+        Some(h) => Some(h.join().expect("events writer panicked")?),
+        None => None,
+    };
+    let seen = listing?;
+    stats.objects_listed = listed.load(Ordering::Relaxed);
+    if let Some(i) = integrity {
+        // Listed by a valid digest, delivered in the range the scan listed, never seen.
+        failures.extend(i.missing_logs(opts.window.deliveries()));
+    }
+
+    // Expected set: given, else what the layout shows.
+    let accounts = opts.scope.accounts.clone().unwrap_or_else(|| {
+        seen.iter()
+            .map(|(a, _)| a.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    });
+    let regions = opts.scope.regions.clone().unwrap_or_else(|| {
+        seen.iter()
+            .map(|(_, r)| r.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    });
+    let window = opts
+        .window
+        .or_observed(|| crate::coverage::observed_window(&agg));
+    let exp = Expectation {
+        accounts: accounts.clone(),
+        regions: regions.clone(),
+        global_region: opts.global_region.clone(),
+        window,
+        max_silence_hours: opts.max_silence_hours,
+        late_threshold_s: opts.late_threshold_s,
+        attested: integrity.map(|i| i.attested()).unwrap_or_default(),
+    };
+    // Without parsing (`validate`) there are no counts to judge: the findings are the result.
+    let (gaps, results) = if opts.parse {
+        crate::coverage::evaluate(&agg, &exp, failures)
+    } else {
+        (failures, Vec::new())
+    };
+    let evidence = Evidence::of(&results, &gaps);
+
+    let coverage_rows = if opts.parse {
+        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window);
+        Some(crate::report::parquet::write_coverage(
+            &out.join(Table::Coverage.file_name()),
+            rows.iter()
+                .map(|((a, r, h), c)| (a.as_str(), r.as_str(), *h, *c)),
+        )?)
+    } else {
+        None
+    };
+    let gaps_rows = crate::report::parquet::write_gaps(&out.join(Table::Gaps.file_name()), &gaps)?;
+    let mut outputs = Vec::new();
+    for (name, rows) in coverage_rows
+        .map(|n| ("coverage.parquet", Some(n)))
+        .into_iter()
+        .chain([
+            ("gaps.parquet", Some(gaps_rows)),
+            ("files.parquet", Some(files_rows)),
+        ])
+        .chain(events_rows.map(|n| ("events.parquet", Some(n))))
+    {
+        outputs.push(OutputFile::hashed(out, name, rows)?);
+    }
+    Ok(RunOutcome {
+        evidence,
+        source: source.to_string(),
+        window_start: rfc3339(window.0),
+        window_end: rfc3339(window.1),
+        expected_accounts: accounts,
+        expected_regions: regions,
+        global_region: opts.global_region.clone(),
+        stats,
+        regions: results,
+        gaps,
+        outputs,
+        digests: opts
+            .integrity
+            .as_ref()
+            .filter(|i| i.mode != DigestMode::Off)
+            .map(|i| i.summary()),
+    })
+}

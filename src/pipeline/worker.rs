@@ -1,0 +1,331 @@
+//! The worker pool: decode threads that never touch the async reactor. Each takes an object,
+//! reads it (a local file, capped) or takes its fetched bytes, checks its hash against the
+//! digest index, inflates and parses it, and counts its events into its own aggregate; the
+//! aggregates are merged once at the end. Per-object state only, never per-event locks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use super::{Options, Stats};
+use crate::coverage::{Aggregate, FileContext, FileCounter, Gap, GapKind};
+use crate::decode::{DecodeErrorCode, Decoder};
+use crate::integrity::digest::LogStatus;
+use crate::report::parquet::{BATCH_ROWS, EventColumns, EventsBuilder, FileRow};
+use crate::source::layout::{NotCloudTrail, ObjectKind, parse_key};
+use crate::source::{ReadError, read_capped};
+
+/// An object on its way to a worker.
+pub(super) struct Job {
+    pub(super) key: String,
+    pub(super) size: u64,
+    pub(super) body: Body,
+    /// The bytes-in-flight budget this object holds until a worker is done with it.
+    pub(super) _permit: Option<OwnedSemaphorePermit>,
+}
+
+pub(super) enum Body {
+    /// A file of a local copy: the worker reads it.
+    Path(std::path::PathBuf),
+    Bytes(bytes::Bytes),
+    Failed(ReadError),
+}
+
+/// State the workers share (all per-object, never per-event).
+pub(super) struct Shared {
+    pub(super) opts: Options,
+    /// The window used for counting (the requested one, or everything).
+    pub(super) count_window: (i64, i64),
+    pub(super) files: Mutex<std::sync::mpsc::SyncSender<FileRow>>,
+    pub(super) events: Option<Mutex<std::sync::mpsc::SyncSender<EventColumns>>>,
+    pub(super) progress: indicatif::ProgressBar,
+    pub(super) read_bytes: Arc<AtomicU64>,
+}
+
+pub(super) struct WorkerOut {
+    pub(super) agg: Aggregate,
+    pub(super) failures: Vec<Gap>,
+    pub(super) stats: Stats,
+}
+
+pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut {
+    let mut decoder = Decoder::new(shared.opts.max_decompressed);
+    let mut counter = FileCounter::new(shared.count_window, shared.opts.late_threshold_s);
+    let mut out = WorkerOut {
+        agg: Aggregate::default(),
+        failures: Vec::new(),
+        stats: Stats::default(),
+    };
+    let mut raw = Vec::new();
+    let mut events = shared.opts.events.then(EventsBuilder::default);
+    loop {
+        let job = {
+            let mut guard = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            guard.blocking_recv()
+        };
+        let Some(job) = job else { break };
+        let row = process(
+            &job,
+            &shared,
+            &mut decoder,
+            &mut counter,
+            &mut raw,
+            &mut out,
+            events.as_mut(),
+        );
+        if let Some(st) = row.digest_status {
+            *out.stats.log_files_by_digest_status.entry(st).or_default() += 1;
+        }
+        shared.progress.inc(1);
+        if let Some(eb) = events.as_mut()
+            && eb.len >= BATCH_ROWS
+        {
+            send_events(&shared, eb);
+        }
+        if shared
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(row)
+            .is_err()
+        {
+            // The files writer failed; its error is reported when it is joined.
+            break;
+        }
+    }
+    if let Some(eb) = events.as_mut()
+        && eb.len > 0
+    {
+        send_events(&shared, eb);
+    }
+    out.stats.events_outside_window = out.agg.outside_window;
+    out.stats.events_bad_time = out.agg.bad_time;
+    out
+}
+
+/// Hands a worker's built event rows to the events writer.
+fn send_events(shared: &Shared, eb: &mut EventsBuilder) {
+    if let Some(tx) = &shared.events
+        && tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(eb.finish())
+            .is_err()
+    {
+        tracing::error!("The events writer stopped; its error is reported at the end.");
+    }
+}
+
+fn process(
+    job: &Job,
+    shared: &Shared,
+    decoder: &mut Decoder,
+    counter: &mut FileCounter,
+    raw: &mut Vec<u8>,
+    out: &mut WorkerOut,
+    events: Option<&mut EventsBuilder>,
+) -> FileRow {
+    let mut row = FileRow {
+        key: job.key.clone(),
+        account_id: None,
+        region: None,
+        delivered_at: None,
+        size: job.size,
+        sha256: None,
+        events: None,
+        status: "ok".into(),
+        error: None,
+        digest_status: None,
+        digest_key: None,
+    };
+    let index = shared
+        .opts
+        .integrity
+        .as_ref()
+        .filter(|i| i.in_use)
+        .map(|i| &i.index);
+    let key = match parse_key(&job.key) {
+        Ok(k) if k.kind == ObjectKind::Log => k,
+        Ok(k) => {
+            out.stats.objects_skipped += 1;
+            row.status = "skipped".into();
+            row.error = Some(format!("{:?} object: not a log file", k.kind).to_lowercase());
+            return row;
+        }
+        Err(reason) => {
+            out.stats.objects_skipped += 1;
+            row.status = "skipped".into();
+            row.error = Some(match reason {
+                NotCloudTrail::Folder => "folder marker".into(),
+                NotCloudTrail::NotAwsLogs => "not under AWSLogs/ACCOUNT/".into(),
+                NotCloudTrail::OtherService(s) => format!("not a CloudTrail object ({s})"),
+                NotCloudTrail::BadName(why) => format!("not a CloudTrail log name: {why}"),
+            });
+            return row;
+        }
+    };
+    row.account_id = Some(key.account.to_owned());
+    row.region = Some(key.region.to_owned());
+    row.delivered_at = Some(key.delivered_at);
+    let ctx = FileContext {
+        account: key.account,
+        region: key.region,
+        delivered_at: key.delivered_at,
+        compressed_bytes: job.size,
+    };
+    let finding = |kind, detail: String| {
+        Gap::of_object(key.account, key.region, key.delivered_at, kind, detail)
+    };
+    let fail = |row: &mut FileRow, out: &mut WorkerOut, status: &'static str, error: String| {
+        row.status = status.into();
+        row.error = Some(error.clone());
+        out.stats.log_files_unreadable += 1;
+        out.agg.unreadable(
+            key.account,
+            key.region,
+            key.delivered_at,
+            shared.count_window,
+        );
+        // A file a valid digest lists whose content is not what was listed was altered.
+        let altered = row.digest_status == Some("hash_mismatch");
+        let (kind, detail) = if altered {
+            (
+                GapKind::HashMismatch,
+                format!(
+                    "{}: not the file {} lists ({status}: {error})",
+                    job.key,
+                    row.digest_key.as_deref().unwrap_or("a digest")
+                ),
+            )
+        } else {
+            (
+                GapKind::ObjectUnreadable,
+                format!("{}: {status}: {error}", job.key),
+            )
+        };
+        out.failures.push(finding(kind, detail));
+        tracing::warn!(key = %job.key, status, error = %error, "Unreadable log object; its events are unknown.");
+    };
+    // Unread objects: the digest listing is noted, nothing about the content is known.
+    let unread = |row: &mut FileRow| {
+        if let Some(l) = index.and_then(|i| i.logs.get(&job.key)) {
+            l.seen.store(true, Ordering::Relaxed);
+            row.digest_status = Some("unverified");
+            row.digest_key = Some(l.digest_key.clone());
+        }
+    };
+    let bytes: &[u8] = match &job.body {
+        Body::Failed(e) => {
+            unread(&mut row);
+            fail(&mut row, out, e.status, e.error.clone());
+            return row;
+        }
+        Body::Bytes(b) => b,
+        Body::Path(p) => match read_capped(p, shared.opts.max_object_bytes, raw) {
+            Ok(()) => raw,
+            Err(e) => {
+                unread(&mut row);
+                fail(&mut row, out, e.status, e.error);
+                return row;
+            }
+        },
+    };
+    shared
+        .read_bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    out.stats.compressed_bytes += bytes.len() as u64;
+    let decoded = decoder.inflate(bytes, key.gzip);
+    // The hash of what was inflated: the whole file, or the first member when data follows.
+    if (index.is_some() || shared.opts.file_hashes)
+        && (decoded.is_ok()
+            || decoded
+                .as_ref()
+                .is_err_and(|e| e.code == DecodeErrorCode::TrailingData))
+    {
+        row.sha256 = Some(hex::encode(Sha256::digest(decoder.decompressed())));
+    }
+    if let Some(index) = index {
+        let (status, listed) = index.classify(
+            &job.key,
+            key.account,
+            key.region,
+            key.delivered_at,
+            row.sha256.as_deref(),
+        );
+        row.digest_status = Some(status.as_str());
+        row.digest_key = listed.map(|l| l.digest_key.clone());
+        let digest = row.digest_key.as_deref().unwrap_or("");
+        match (status, &decoded) {
+            (LogStatus::HashMismatch, Ok(_)) => out.failures.push(finding(
+                GapKind::HashMismatch,
+                format!(
+                    "{}: SHA-256 {} is not the {} listed in {digest}",
+                    job.key,
+                    row.sha256.as_deref().unwrap_or("?"),
+                    listed.map(|l| l.hash.as_str()).unwrap_or("?")
+                ),
+            )),
+            (LogStatus::Unlisted, _) => out.failures.push(finding(
+                GapKind::LogUnlisted,
+                format!(
+                    "{}: delivered in a window valid digests cover, listed by none",
+                    job.key
+                ),
+            )),
+            (LogStatus::Valid, Err(e)) if e.code == DecodeErrorCode::TrailingData => {
+                // The first member is the file CloudTrail delivered; something was appended.
+                row.digest_status = Some("hash_mismatch");
+                out.failures.push(finding(
+                    GapKind::HashMismatch,
+                    format!(
+                        "{}: {}; the first member matches {digest}",
+                        job.key, e.message
+                    ),
+                ));
+                row.status = e.code.as_str().into();
+                row.error = Some(e.message.clone());
+            }
+            _ => {}
+        }
+    }
+    let inflated = match decoded {
+        Ok(n) => n,
+        // Counted: the digest vouches for the first member (recorded above).
+        Err(e) if e.code == DecodeErrorCode::TrailingData && row.status != "ok" => {
+            decoder.decompressed().len()
+        }
+        Err(e) => {
+            fail(&mut row, out, e.code.as_str(), e.message);
+            return row;
+        }
+    };
+    if !shared.opts.parse {
+        out.stats.log_files_read += 1;
+        out.stats.decompressed_bytes += inflated as u64;
+        return row;
+    }
+    let agg = &mut out.agg;
+    let parsed = match events {
+        Some(eb) => decoder.parse(|r| {
+            counter.event(&ctx, agg, r);
+            eb.push(key.account, key.region, r);
+        }),
+        None => decoder.parse(|r| counter.event(&ctx, agg, r)),
+    };
+    match parsed {
+        Ok(n) => {
+            counter.finish(&ctx, &mut out.agg);
+            out.stats.log_files_read += 1;
+            out.stats.decompressed_bytes += inflated as u64;
+            out.stats.events += n as u64;
+            row.events = Some(n as u64);
+        }
+        Err(e) => {
+            counter.abandon();
+            fail(&mut row, out, e.code.as_str(), e.message);
+        }
+    }
+    row
+}

@@ -1,0 +1,163 @@
+//! Every output: the Parquet tables ([`parquet`]), `summary.json` ([`summary`]), the text
+//! summaries ([`text`]), `validate.json` ([`validate`]) and the check report ([`check`]);
+//! the outcome of a log-phase run they are made from ([`RunOutcome`]); and the one place an
+//! output format is chosen ([`print`]).
+
+pub mod check;
+pub mod parquet;
+pub mod summary;
+pub mod text;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::coverage::{Evidence, Gap, RegionResult};
+use crate::error::{Error, ErrorKind, Result};
+use crate::integrity::DigestSummary;
+
+/// Output format of a command's result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A human summary.
+    Text,
+    /// One JSON document with a stable schema (see README, "JSON output").
+    Json,
+}
+
+/// A command's result, printable in every [`Format`].
+pub trait Render {
+    /// The human summary.
+    fn text(&self, out: &mut dyn Write) -> std::io::Result<()>;
+    /// The JSON document (see [`json`]).
+    fn json(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+/// Writes one pretty JSON document, newline-terminated, fields in declaration order.
+pub fn json(out: &mut dyn Write, doc: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)
+}
+
+/// Prints `result` on stdout in `format`: the one place a format is chosen.
+pub fn print(format: Format, result: &dyn Render) -> Result<()> {
+    stdout(|out| match format {
+        Format::Text => result.text(out),
+        Format::Json => result.json(out),
+    })
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error of ours.
+fn stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match f(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::with_source(
+            ErrorKind::Output,
+            "cannot write to stdout",
+            e,
+        )),
+    }
+}
+
+/// Counts of one run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    pub objects_listed: u64,
+    pub log_files_read: u64,
+    pub log_files_unreadable: u64,
+    pub objects_skipped: u64,
+    pub compressed_bytes: u64,
+    pub decompressed_bytes: u64,
+    pub events: u64,
+    pub events_outside_window: u64,
+    pub events_bad_time: u64,
+    /// Log files by digest status (`files.parquet` `digest_status`).
+    pub log_files_by_digest_status: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    /// Adds a worker's counts (not `objects_listed`, which the lister counts).
+    pub fn merge(&mut self, b: &Stats) {
+        self.log_files_read += b.log_files_read;
+        self.log_files_unreadable += b.log_files_unreadable;
+        self.objects_skipped += b.objects_skipped;
+        self.compressed_bytes += b.compressed_bytes;
+        self.decompressed_bytes += b.decompressed_bytes;
+        self.events += b.events;
+        self.events_outside_window += b.events_outside_window;
+        self.events_bad_time += b.events_bad_time;
+        for (k, v) in &b.log_files_by_digest_status {
+            *self.log_files_by_digest_status.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// One file of the evidence directory, with its row count and SHA-256.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    pub name: String,
+    pub rows: Option<u64>,
+    pub sha256: String,
+}
+
+impl OutputFile {
+    /// Hashes `dir/name` as written.
+    pub fn hashed(dir: &Path, name: &str, rows: Option<u64>) -> Result<Self> {
+        Ok(OutputFile {
+            name: name.into(),
+            rows,
+            sha256: sha256_file(&dir.join(name))?,
+        })
+    }
+}
+
+/// What a log-phase run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub evidence: Evidence,
+    pub source: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub expected_accounts: Vec<String>,
+    pub expected_regions: Vec<String>,
+    pub global_region: String,
+    pub stats: Stats,
+    pub regions: Vec<RegionResult>,
+    pub gaps: Vec<Gap>,
+    pub outputs: Vec<OutputFile>,
+    /// Digest evidence (absent with `--digests off`).
+    pub digests: Option<DigestSummary>,
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let data = std::fs::read(path).map_err(|e| {
+        Error::with_source(ErrorKind::Io, format!("cannot read {}", path.display()), e)
+    })?;
+    Ok(hex::encode(Sha256::digest(&data)))
+}
+
+/// Creates the evidence directory (and its parents).
+pub fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::with_source(ErrorKind::Io, format!("cannot create {}", dir.display()), e)
+    })
+}
+
+/// Writes a JSON document into the evidence directory.
+fn write_json(dir: &Path, name: &str, doc: &impl Serialize) -> Result<()> {
+    let path = dir.join(name);
+    let mut body = serde_json::to_vec_pretty(doc)
+        .map_err(|e| Error::with_source(ErrorKind::Output, format!("cannot encode {name}"), e))?;
+    body.push(b'\n');
+    std::fs::write(&path, body).map_err(|e| {
+        Error::with_source(ErrorKind::Io, format!("cannot write {}", path.display()), e)
+    })
+}

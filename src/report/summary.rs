@@ -1,0 +1,145 @@
+//! `summary.json` (schema `trailproof.evidence/v1`) in the evidence directory, and the
+//! results of `scan` and `verify` as printed in either format.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Render, RunOutcome};
+use crate::coverage::{Evidence, Gap};
+use crate::error::Result;
+use crate::time::rfc3339;
+
+pub const EVIDENCE_SCHEMA: &str = "trailproof.evidence/v1";
+
+/// Gaps listed in `summary.json` (all of them are in `gaps.parquet`).
+const SUMMARY_GAPS: usize = 1_000;
+
+#[derive(Serialize)]
+pub(crate) struct GapJson<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) category: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) detail: &'a str,
+}
+
+pub(crate) fn gap_json(g: &Gap) -> GapJson<'_> {
+    GapJson {
+        account_id: &g.account_id,
+        region: &g.region,
+        category: g.category.as_str(),
+        kind: g.kind.as_str(),
+        start: rfc3339(g.start),
+        end: rfc3339(g.end),
+        detail: &g.detail,
+    }
+}
+
+/// `summary.json`.
+#[derive(Serialize)]
+pub struct Summary<'a> {
+    schema: &'static str,
+    tool: serde_json::Value,
+    command: &'a str,
+    generated_at: String,
+    /// `PROVEN`, `GAPS`, `UNKNOWN` (log phase), or the config verdict when there was no log phase.
+    verdict: String,
+    exit_code: u8,
+    evidence: Option<Evidence>,
+    outcome: Option<&'a RunOutcome>,
+    gaps_by_kind: std::collections::BTreeMap<String, usize>,
+    gaps: Vec<GapJson<'a>>,
+    gaps_truncated: bool,
+    parameters: serde_json::Value,
+    /// `verify` only: the configuration check report.
+    config: Option<serde_json::Value>,
+}
+
+impl<'a> Summary<'a> {
+    pub fn new(
+        command: &'a str,
+        outcome: Option<&'a RunOutcome>,
+        verdict: String,
+        exit_code: u8,
+        parameters: serde_json::Value,
+        config: Option<serde_json::Value>,
+    ) -> Self {
+        let mut by_kind = std::collections::BTreeMap::new();
+        let gaps: &[Gap] = outcome.map(|o| o.gaps.as_slice()).unwrap_or(&[]);
+        for g in gaps {
+            *by_kind.entry(g.kind.as_str().to_owned()).or_default() += 1;
+        }
+        Summary {
+            schema: EVIDENCE_SCHEMA,
+            tool: serde_json::json!({"name": "trailproof", "version": env!("CARGO_PKG_VERSION")}),
+            command,
+            generated_at: rfc3339(crate::time::now_secs()),
+            verdict,
+            exit_code,
+            evidence: outcome.map(|o| o.evidence),
+            outcome,
+            gaps_by_kind: by_kind,
+            gaps: gaps.iter().take(SUMMARY_GAPS).map(gap_json).collect(),
+            gaps_truncated: gaps.len() > SUMMARY_GAPS,
+            parameters,
+            config,
+        }
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        super::write_json(dir, "summary.json", self)
+    }
+}
+
+/// The result of `scan`: the text summary, or `summary.json`.
+pub struct ScanView<'a> {
+    pub outcome: &'a RunOutcome,
+    pub summary: &'a Summary<'a>,
+    pub dir: &'a Path,
+}
+
+impl Render for ScanView<'_> {
+    fn text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        super::text::write_evidence(out, self.outcome, self.dir)
+    }
+
+    fn json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        super::json(out, self.summary)
+    }
+}
+
+/// The result of `verify`: the configuration report, then the delivery evidence when there
+/// was a log phase; or `summary.json`.
+pub struct VerifyView<'a> {
+    pub check: super::check::CheckView<'a>,
+    pub outcome: Option<&'a RunOutcome>,
+    pub summary: &'a Summary<'a>,
+    pub dir: &'a Path,
+}
+
+impl Render for VerifyView<'_> {
+    fn text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.check.text(out)?;
+        match self.outcome {
+            Some(o) => {
+                writeln!(
+                    out,
+                    "\n----------------------------------------------------------------\n"
+                )?;
+                super::text::write_evidence(out, o, self.dir)
+            }
+            None => writeln!(
+                out,
+                "\nNo log phase: no compliant trail names a bucket (pass --bucket to read one anyway)."
+            ),
+        }
+    }
+
+    fn json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        super::json(out, self.summary)
+    }
+}

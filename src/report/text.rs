@@ -1,0 +1,138 @@
+//! The human summaries of a log-phase run and of its digest evidence.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::RunOutcome;
+use crate::coverage::{Evidence, RegionStatus};
+use crate::integrity::{DigestMode, DigestSummary};
+use crate::time::rfc3339;
+
+fn status_str(s: RegionStatus) -> &'static str {
+    match s {
+        RegionStatus::Proven => "proven",
+        RegionStatus::Gap => "GAP",
+        RegionStatus::Unknown => "UNKNOWN",
+    }
+}
+
+/// The human summary of a log-phase run.
+pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::io::Result<()> {
+    let verdict = match o.evidence {
+        Evidence::Unknown => "UNKNOWN (unreadable evidence; not proven)",
+        e => e.as_str(),
+    };
+    writeln!(
+        out,
+        "Delivery evidence: {verdict}  ({} gap rows)",
+        o.gaps.len()
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Source    {}", o.source)?;
+    writeln!(out, "Window    {} .. {}", o.window_start, o.window_end)?;
+    let s = &o.stats;
+    writeln!(
+        out,
+        "Read      {} log files ({:.1} MB gzip, {:.1} MB JSON), {} events; {} unreadable, {} skipped",
+        s.log_files_read,
+        s.compressed_bytes as f64 / 1e6,
+        s.decompressed_bytes as f64 / 1e6,
+        s.events,
+        s.log_files_unreadable,
+        s.objects_skipped
+    )?;
+    writeln!(
+        out,
+        "Expected  {} account(s) x {} region(s); global-service events in {}",
+        o.expected_accounts.len(),
+        o.expected_regions.len(),
+        o.global_region
+    )?;
+    if let Some(d) = &o.digests {
+        write_digests(out, d)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<12}  {:<15}  {:<8}  {:>9}  {:>10}  {:>7}  {:>6}  {:>7}",
+        "ACCOUNT", "REGION", "STATUS", "MGMT READ", "MGMT WRITE", "GLOBAL", "FILES", "MAX LAG"
+    )?;
+    for r in &o.regions {
+        let t = &r.totals;
+        writeln!(
+            out,
+            "  {:<12}  {:<15}  {:<8}  {:>9}  {:>10}  {:>7}  {:>6}  {:>7}",
+            r.account_id,
+            r.region,
+            status_str(r.status),
+            t.mgmt_read,
+            t.mgmt_write,
+            t.global_read + t.global_write,
+            t.log_files,
+            crate::time::human_duration(t.max_delivery_lag_s)
+        )?;
+    }
+    if !o.gaps.is_empty() {
+        writeln!(
+            out,
+            "\nGaps{}",
+            if o.gaps.len() > 20 {
+                format!(" (first 20 of {}; all in gaps.parquet)", o.gaps.len())
+            } else {
+                String::new()
+            }
+        )?;
+        for g in o.gaps.iter().take(20) {
+            writeln!(
+                out,
+                "  {} {} {}/{} {} .. {}  {}",
+                g.account_id,
+                g.region,
+                g.category.as_str(),
+                g.kind.as_str(),
+                rfc3339(g.start),
+                rfc3339(g.end),
+                g.detail
+            )?;
+        }
+    }
+    writeln!(out, "\nEvidence in {}:", dir.display())?;
+    for f in &o.outputs {
+        writeln!(
+            out,
+            "  {:<17} {:>9} rows  sha256 {}",
+            f.name,
+            f.rows.unwrap_or(0),
+            f.sha256
+        )?;
+    }
+    writeln!(out, "  summary.json")
+}
+
+pub(super) fn counts<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The digest lines of the text summaries.
+pub fn write_digests(out: &mut dyn Write, d: &DigestSummary) -> std::io::Result<()> {
+    let mode = match (d.mode, d.in_use) {
+        (DigestMode::Off, _) => "off",
+        (_, true) => "in use",
+        (_, false) => "not used",
+    };
+    writeln!(
+        out,
+        "Digests   {mode}: {} found ({}); hours: {}",
+        d.digests_found,
+        counts(&d.digests_by_status),
+        counts(&d.hours_by_status)
+    )?;
+    for n in &d.notes {
+        writeln!(out, "          note: {n}")?;
+    }
+    Ok(())
+}

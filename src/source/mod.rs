@@ -1,0 +1,478 @@
+//! The one object store for logs and digests: where the objects are ([`Source`]), the key
+//! grammar ([`layout`]), the prefix plan from scope × window ([`Layout::plan`]), S3 and a local
+//! copy behind one interface ([`Store`]), one mapping of read errors to statuses
+//! ([`ReadError`]) and one discovery of the organization id, accounts and regions.
+//!
+//! Listing streams keys into a bounded channel (never a whole bucket in memory); reading an
+//! object is capped in bytes. A local copy is walked on a blocking thread, never on the
+//! async reactor.
+
+pub mod layout;
+mod local;
+mod s3;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+pub use local::read_capped;
+pub use s3::fetch_object;
+
+use crate::time::Window;
+
+/// Where the logs are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory laid out like the bucket (what `aws s3 sync` leaves).
+    Local(PathBuf),
+    /// `s3://bucket[/prefix]`: the prefix is the trail's key prefix (before `AWSLogs/`).
+    S3 {
+        bucket: String,
+        prefix: Option<String>,
+    },
+}
+
+impl Source {
+    /// The trail's key prefix (S3 only: a local copy is rooted at the bucket).
+    pub fn prefix(&self) -> Option<&str> {
+        match self {
+            Source::S3 { prefix, .. } => prefix.as_deref(),
+            Source::Local(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("'{s}': no bucket name"));
+            }
+            let prefix = prefix.trim_matches('/');
+            Ok(Source::S3 {
+                bucket: bucket.to_owned(),
+                prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            })
+        } else {
+            Ok(Source::Local(PathBuf::from(s)))
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Local(p) => write!(f, "{}", p.display()),
+            Source::S3 {
+                bucket,
+                prefix: Some(p),
+            } => write!(f, "s3://{bucket}/{p}"),
+            Source::S3 {
+                bucket,
+                prefix: None,
+            } => write!(f, "s3://{bucket}"),
+        }
+    }
+}
+
+/// Why an object could not be read: `status` is the `files.parquet` status
+/// (`access_denied`, `not_found`, `fetch_failed`, `too_large`), `error` names the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub status: &'static str,
+    pub error: String,
+}
+
+impl ReadError {
+    /// The one mapping of local I/O errors to statuses.
+    pub fn from_io(what: &std::path::Path, e: &std::io::Error) -> Self {
+        ReadError {
+            status: if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "access_denied"
+            } else {
+                "not_found"
+            },
+            error: format!("{}: {e}", what.display()),
+        }
+    }
+
+    pub fn too_large(size: u64, cap: u64) -> Self {
+        ReadError {
+            status: "too_large",
+            error: format!("{size} bytes exceed the {cap}-byte object cap"),
+        }
+    }
+}
+
+/// An object's bytes and its user metadata (S3 `x-amz-meta-*`; none for a local copy).
+pub struct Object {
+    pub bytes: bytes::Bytes,
+    pub metadata: HashMap<String, String>,
+}
+
+/// One listed key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub size: u64,
+}
+
+/// S3 or a local copy, behind one interface. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Store {
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+    },
+    Local(PathBuf),
+}
+
+impl Store {
+    /// The store of `source`; an S3 source needs a client.
+    pub fn open(source: &Source, s3: Option<aws_sdk_s3::Client>) -> crate::Result<Store> {
+        match source {
+            Source::S3 { bucket, .. } => Ok(Store::S3 {
+                client: s3.ok_or_else(|| crate::Error::usage("an S3 source needs AWS settings"))?,
+                bucket: bucket.clone(),
+            }),
+            Source::Local(root) => {
+                if !root.is_dir() {
+                    return Err(crate::Error::new(
+                        crate::ErrorKind::Io,
+                        format!("{} is not a directory", root.display()),
+                    ));
+                }
+                Ok(Store::Local(root.clone()))
+            }
+        }
+    }
+
+    /// The bucket name (empty for a local copy: where a digest says it was is all there is
+    /// to go by).
+    pub fn bucket(&self) -> &str {
+        match self {
+            Store::S3 { bucket, .. } => bucket,
+            Store::Local(_) => "",
+        }
+    }
+
+    /// Whether objects carry user metadata (S3) or not (a local copy).
+    pub fn has_metadata(&self) -> bool {
+        matches!(self, Store::S3 { .. })
+    }
+
+    /// The "folders" directly under `prefix` (which ends in `/`).
+    pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, String> {
+        match self {
+            Store::S3 { client, bucket } => s3::list_dirs(client, bucket, prefix)
+                .await
+                .map_err(|f| f.summary()),
+            Store::Local(root) => {
+                let dir = root.join(prefix);
+                tokio::task::spawn_blocking(move || local::list_dirs(&dir))
+                    .await
+                    .expect("directory lister panicked")
+            }
+        }
+    }
+
+    /// Sends every key under `prefix` (`""`: the whole store) into `tx`, in key order;
+    /// returns how many were sent. Stops early, without error, when the receiver is gone.
+    pub async fn list(&self, prefix: &str, tx: mpsc::Sender<Entry>) -> Result<u64, String> {
+        match self {
+            Store::S3 { client, bucket } => s3::list(client, bucket, prefix, &tx).await,
+            Store::Local(root) => {
+                let (root, prefix) = (root.clone(), prefix.to_owned());
+                tokio::task::spawn_blocking(move || local::walk(&root, &prefix, &tx))
+                    .await
+                    .expect("directory walker panicked")
+            }
+        }
+    }
+
+    /// Every key under `prefix`, collected (for small listings: one day of one chain).
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let (tx, mut rx) = mpsc::channel(256);
+        let listing = self.list(prefix, tx);
+        let collect = async {
+            let mut keys = Vec::new();
+            while let Some(e) = rx.recv().await {
+                keys.push(e.key);
+            }
+            keys
+        };
+        let (listed, keys) = tokio::join!(listing, collect);
+        listed.map(|_| keys)
+    }
+
+    /// Reads one object whole, with its metadata; larger than `max_bytes` is `too_large`.
+    pub async fn get(&self, key: &str, max_bytes: u64) -> Result<Object, ReadError> {
+        match self {
+            Store::S3 { client, bucket } => {
+                let (bytes, metadata) = fetch_object(client, bucket, key).await?;
+                if bytes.len() as u64 > max_bytes {
+                    return Err(ReadError::too_large(bytes.len() as u64, max_bytes));
+                }
+                Ok(Object { bytes, metadata })
+            }
+            Store::Local(root) => {
+                let path = root.join(key);
+                tokio::task::spawn_blocking(move || {
+                    let mut buf = Vec::new();
+                    read_capped(&path, max_bytes, &mut buf)?;
+                    Ok(Object {
+                        bytes: buf.into(),
+                        metadata: HashMap::new(),
+                    })
+                })
+                .await
+                .expect("file reader panicked")
+            }
+        }
+    }
+}
+
+/// What a run reads: the accounts, regions and organization of the key layout. `None`
+/// fields are discovered from the layout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub accounts: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub org_id: Option<String>,
+}
+
+impl Scope {
+    /// Whether an (account, region) of a key is in scope.
+    pub fn contains(&self, account: &str, region: &str) -> bool {
+        self.accounts
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == account))
+            && self
+                .regions
+                .as_ref()
+                .is_none_or(|r| r.iter().any(|x| x == region))
+    }
+}
+
+/// One prefix to list: an (account, region) and, with a window, one delivery day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub account: String,
+    pub region: String,
+    /// The prefix to list (ends in `/`).
+    pub prefix: String,
+    /// The delivery day (days since 1970-01-01); `None`: the whole region folder.
+    pub day: Option<i64>,
+}
+
+/// The layout of a trail's keys in a store: `[P/]AWSLogs/[o-ORG/]` and its accounts.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub prefix: Option<String>,
+    pub org_id: Option<String>,
+    pub accounts: Vec<String>,
+}
+
+impl Layout {
+    /// The one discovery: the organization id (the `o-…` folder under `AWSLogs/`) and the
+    /// accounts (12-digit folders), unless the scope names them.
+    pub async fn discover(
+        store: &Store,
+        prefix: Option<&str>,
+        scope: &Scope,
+    ) -> Result<Layout, String> {
+        let fail = |what: &str, e: String| format!("cannot list {what}: {e}");
+        let base = layout::aws_logs_root(prefix, None);
+        let org_id = match &scope.org_id {
+            Some(o) => Some(o.clone()),
+            None => store
+                .list_dirs(&base)
+                .await
+                .map_err(|e| fail(&base, e))?
+                .into_iter()
+                .find(|d| d.starts_with("o-")),
+        };
+        let root = layout::aws_logs_root(prefix, org_id.as_deref());
+        let accounts = match &scope.accounts {
+            Some(a) => a.clone(),
+            None => store
+                .list_dirs(&root)
+                .await
+                .map_err(|e| fail(&root, e))?
+                .into_iter()
+                .filter(|d| d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()))
+                .collect(),
+        };
+        Ok(Layout {
+            prefix: prefix.map(str::to_owned),
+            org_id,
+            accounts,
+        })
+    }
+
+    /// `[P/]AWSLogs/[o-ORG/]`.
+    pub fn root(&self) -> String {
+        layout::aws_logs_root(self.prefix.as_deref(), self.org_id.as_deref())
+    }
+
+    /// The (account, region) pairs of a service folder (`CloudTrail`, `CloudTrail-Digest`):
+    /// the scope's regions, else the region folders found.
+    pub async fn pairs(
+        &self,
+        store: &Store,
+        service: &str,
+        scope: &Scope,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut pairs = Vec::new();
+        for account in &self.accounts {
+            match &scope.regions {
+                Some(r) => pairs.extend(r.iter().map(|r| (account.clone(), r.clone()))),
+                None => {
+                    let p = format!("{}{account}/{service}/", self.root());
+                    let regions = store
+                        .list_dirs(&p)
+                        .await
+                        .map_err(|e| format!("cannot list {p}: {e}"))?;
+                    pairs.extend(regions.into_iter().map(|r| (account.clone(), r)));
+                }
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// The prefix plan: one prefix per (account, region, delivery day in `days`), or one
+    /// per region folder when `days` is `None`.
+    pub fn plan(
+        &self,
+        pairs: &[(String, String)],
+        service: &str,
+        days: Option<std::ops::RangeInclusive<i64>>,
+    ) -> Vec<Planned> {
+        let mut out = Vec::new();
+        for (account, region) in pairs {
+            match &days {
+                Some(days) => out.extend(days.clone().map(|day| Planned {
+                    account: account.clone(),
+                    region: region.clone(),
+                    prefix: layout::day_prefix(
+                        self.prefix.as_deref(),
+                        self.org_id.as_deref(),
+                        account,
+                        service,
+                        region,
+                        day,
+                    ),
+                    day: Some(day),
+                })),
+                None => out.push(Planned {
+                    account: account.clone(),
+                    region: region.clone(),
+                    prefix: format!("{}{account}/{service}/{region}/", self.root()),
+                    day: None,
+                }),
+            }
+        }
+        out
+    }
+}
+
+impl Planned {
+    /// The span of time this prefix holds deliveries for: its day, else the window's bounds
+    /// (nothing when unbounded).
+    pub fn span(&self, window: &Window) -> (i64, i64) {
+        match self.day {
+            Some(day) => (day * crate::time::DAY, (day + 1) * crate::time::DAY),
+            None => window.bounds().unwrap_or((0, 0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(
+            "s3://b".parse(),
+            Ok(Source::S3 {
+                bucket: "b".into(),
+                prefix: None
+            })
+        );
+        assert_eq!(
+            "s3://b/p/q/".parse(),
+            Ok(Source::S3 {
+                bucket: "b".into(),
+                prefix: Some("p/q".into())
+            })
+        );
+        assert_eq!("./logs".parse(), Ok(Source::Local(PathBuf::from("./logs"))));
+        assert!("s3://".parse::<Source>().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_local_store_lists_in_key_order_and_discovers_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for k in [
+            "AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2026/01/01/b.json.gz",
+            "AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2026/01/01/a.json.gz",
+            "AWSLogs/o-abc/111122223333/CloudTrail/eu-west-1/2026/01/02/c.json.gz",
+            "AWSLogs/o-abc/notanaccount/x",
+        ] {
+            let p = root.join(k);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"x").unwrap();
+        }
+        let store = Store::open(&Source::Local(root.to_owned()), None).unwrap();
+        let keys = store.list_keys("").await.unwrap();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(keys.len(), 4);
+        assert!(
+            store
+                .list_keys("AWSLogs/nothing/")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let layout = Layout::discover(&store, None, &Scope::default())
+            .await
+            .unwrap();
+        assert_eq!(layout.org_id.as_deref(), Some("o-abc"));
+        assert_eq!(layout.accounts, vec!["111122223333".to_owned()]);
+        let mut pairs = layout
+            .pairs(&store, "CloudTrail", &Scope::default())
+            .await
+            .unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            vec![
+                ("111122223333".to_owned(), "eu-west-1".to_owned()),
+                ("111122223333".to_owned(), "us-east-1".to_owned())
+            ]
+        );
+        let w = Window::new(20_454 * 86_400, 20_454 * 86_400 + 3_600, 3_600);
+        let plan = layout.plan(&pairs, "CloudTrail", w.delivery_days());
+        assert_eq!(plan.len(), 2);
+        assert_eq!(
+            plan[1].prefix,
+            "AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2026/01/01/"
+        );
+        let got = store.get(&keys[0], 0).await.map(|_| ()).unwrap_err();
+        assert_eq!(got.status, "too_large");
+        let got = store
+            .get("AWSLogs/missing", 10)
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(got.status, "not_found");
+    }
+}
