@@ -13,6 +13,9 @@ pub const HOUR: i64 = 3_600;
 /// Seconds in a day: log keys are laid out by delivery day.
 pub const DAY: i64 = 86_400;
 
+/// Logs delivered up to this long after a window's end may hold its events.
+pub const DEFAULT_DELIVERY_GRACE: &str = "1h";
+
 /// The period a run judges and how late its logs may be delivered.
 ///
 /// `bounds` are whole hours `[since, until)`; without bounds every event found is counted and

@@ -1,4 +1,4 @@
-//! Gathers the [`Facts`] (spec §4 steps 0–3): identity, region scope, `DescribeTrails` in every
+//! Gathers the [`Facts`] (`docs/decision-procedure.md` §4 steps 0–3): identity, region scope, `DescribeTrails` in every
 //! region in parallel, then `GetTrailStatus` and `GetEventSelectors` per trail in its home
 //! region with the full ARN. Every failure is kept as data, isolated to its region or trail.
 

@@ -1,4 +1,4 @@
-//! The selector classifier of `config-check.md` §4 step 4, for classic and advanced selectors.
+//! The selector classifier of `docs/decision-procedure.md` §4 step 4, for classic and advanced selectors.
 //!
 //! A selector is classified by what it records of management events: which of read and
 //! write, which event sources it excludes, and whether any other condition narrows it. An

@@ -1,4 +1,4 @@
-//! The account verdict of `config-check.md` §4 steps 5–7, as a pure function of [`Facts`].
+//! The account verdict of `docs/decision-procedure.md` §4 steps 5–7, as a pure function of [`Facts`].
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::aws::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_OPERATION_TIMEOUT};
 use crate::check::{DEFAULT_CONCURRENCY, DEFAULT_MAX_DELIVERY_AGE, Ruleset};
+use crate::generate::defaults as gen_defaults;
 use crate::integrity::DigestMode;
 use crate::pipeline::defaults;
 use crate::report::Format;
@@ -319,11 +320,11 @@ pub struct GenerateArgs {
     pub out: String,
 
     /// Random seed: the same seed gives the same bytes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = gen_defaults::SEED)]
     pub seed: u64,
 
     /// Accounts (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "111122223333")]
+    #[arg(long, value_delimiter = ',', default_value = gen_defaults::ACCOUNT)]
     pub accounts: Vec<String>,
 
     /// Regions (comma-separated); default: the 17 default-enabled commercial regions.
@@ -335,11 +336,11 @@ pub struct GenerateArgs {
     pub start: Option<String>,
 
     /// Hours of activity.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = gen_defaults::HOURS)]
     pub hours: u32,
 
     /// Average events per account, region and hour.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = gen_defaults::EVENTS_PER_HOUR)]
     pub events_per_hour: u32,
 
     /// Key prefix of the trail (for a local directory; for S3 put it in the URL).
@@ -351,7 +352,7 @@ pub struct GenerateArgs {
     pub org_id: Option<String>,
 
     /// At most this many files per 5-minute delivery slot.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = gen_defaults::MAX_FILES_PER_SLOT)]
     pub max_files_per_slot: u32,
 
     /// Do not write the non-CloudTrail objects (digest, insight, Config probe, folder marker).
@@ -381,7 +382,7 @@ pub struct GenerateArgs {
     pub public_keys_out: Option<PathBuf>,
 
     /// The trail name in digest file names.
-    #[arg(long, default_value = "main-trail")]
+    #[arg(long, default_value = gen_defaults::TRAIL_NAME)]
     pub trail_name: String,
 
     #[command(flatten)]

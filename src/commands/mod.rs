@@ -87,7 +87,9 @@ impl Digests {
             public_keys: self.keys()?,
             now: crate::time::now_secs(),
             max_object_bytes: opts.max_object_bytes,
-            max_decompressed: opts.max_decompressed.min(64 << 20),
+            max_decompressed: opts
+                .max_decompressed
+                .min(crate::integrity::MAX_DIGEST_DECOMPRESSED),
         };
         let found = crate::integrity::collect(source, s3, clients, &iopts).await?;
         for note in &found.notes {

@@ -15,6 +15,9 @@ use serde::Deserialize;
 
 pub use record::{EventClass, Record, UserIdentity};
 
+/// Objects that inflate beyond this (MiB) are rejected: `too_large`.
+pub const DEFAULT_MAX_DECOMPRESSED_MIB: u64 = 1024;
+
 /// The fixed set of reasons an object cannot be read (the `status` column of `files.parquet`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeErrorCode {

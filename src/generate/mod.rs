@@ -97,25 +97,35 @@ pub struct GenConfig {
     pub bucket: String,
 }
 
+/// The defaults of `generate`, in one place (the command line shows them).
+pub mod defaults {
+    pub const SEED: u64 = 1;
+    pub const ACCOUNT: &str = "111122223333";
+    pub const HOURS: u32 = 24;
+    pub const EVENTS_PER_HOUR: u32 = 40;
+    pub const MAX_FILES_PER_SLOT: u32 = 3;
+    pub const TRAIL_NAME: &str = "main-trail";
+}
+
 impl Default for GenConfig {
     fn default() -> Self {
         GenConfig {
-            seed: 1,
-            accounts: vec!["111122223333".into()],
+            seed: defaults::SEED,
+            accounts: vec![defaults::ACCOUNT.into()],
             regions: crate::regions::default_enabled_regions("aws")
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
             start: 1_767_225_600, // 2026-01-01T00:00:00Z
-            hours: 24,
-            events_per_hour: 40,
+            hours: defaults::HOURS,
+            events_per_hour: defaults::EVENTS_PER_HOUR,
             prefix: None,
             org_id: None,
-            max_files_per_slot: 3,
+            max_files_per_slot: defaults::MAX_FILES_PER_SLOT,
             extras: true,
             faults: Vec::new(),
             digests: true,
-            trail_name: "main-trail".into(),
+            trail_name: defaults::TRAIL_NAME.into(),
             bucket: "trailproof-demo".into(),
         }
     }

@@ -1,4 +1,4 @@
-//! CloudTrail digest files (`log-format.md` §4): the document, public keys bound to their
+//! CloudTrail digest files (`docs/digests.md` §4): the document, public keys bound to their
 //! fingerprints, the exact string CloudTrail signs, and the chain checks over one region's
 //! digests. Pure logic: reading objects is [`crate::integrity`]'s job.
 //!

@@ -63,13 +63,17 @@ impl Default for IntegrityOptions {
     fn default() -> Self {
         IntegrityOptions {
             mode: DigestMode::default(),
-            window: Window::unbounded(3_600),
+            window: Window::unbounded(
+                crate::time::parse_duration(crate::time::DEFAULT_DELIVERY_GRACE)
+                    .expect("a valid default")
+                    .as_secs() as i64,
+            ),
             scope: Scope::default(),
             trail: None,
             public_keys: None,
             now: crate::time::now_secs(),
-            max_object_bytes: 256 << 20,
-            max_decompressed: 64 << 20,
+            max_object_bytes: crate::source::DEFAULT_MAX_OBJECT_MIB << 20,
+            max_decompressed: MAX_DIGEST_DECOMPRESSED,
         }
     }
 }
@@ -99,6 +103,9 @@ pub struct Integrity {
 }
 
 const DUE_AFTER_S: i64 = 75 * 60;
+
+/// A digest inflates to a few kilobytes per listed log file; more than this is not a digest.
+pub const MAX_DIGEST_DECOMPRESSED: usize = 64 << 20;
 
 impl Integrity {
     /// Digests are off.

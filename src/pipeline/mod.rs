@@ -35,7 +35,7 @@ pub mod defaults {
     /// Events delivered later than this after their eventTime are `late_delivery`.
     pub const LATE_AFTER: &str = "1h";
     /// Logs delivered up to this long after the window's end are read.
-    pub const DELIVERY_GRACE: &str = "1h";
+    pub const DELIVERY_GRACE: &str = crate::time::DEFAULT_DELIVERY_GRACE;
     /// The commercial partition's global region.
     pub const GLOBAL_REGION: &str = "us-east-1";
     /// S3 GETs in flight at once.
@@ -43,9 +43,9 @@ pub mod defaults {
     /// Bytes of fetched objects held at once, MiB.
     pub const MAX_IN_FLIGHT_MIB: u64 = 128;
     /// Larger objects (compressed, MiB) are not read.
-    pub const MAX_OBJECT_MIB: u64 = 256;
+    pub const MAX_OBJECT_MIB: u64 = crate::source::DEFAULT_MAX_OBJECT_MIB;
     /// Objects that inflate beyond this (MiB) are rejected.
-    pub const MAX_DECOMPRESSED_MIB: u64 = 1024;
+    pub const MAX_DECOMPRESSED_MIB: u64 = crate::decode::DEFAULT_MAX_DECOMPRESSED_MIB;
 
     /// Decode threads: one per CPU.
     pub fn workers() -> usize {

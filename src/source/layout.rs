@@ -1,4 +1,4 @@
-//! The CloudTrail S3 key layout (`log-format.md` §1.1), parsed from the right, and the
+//! The CloudTrail S3 key layout (`docs/log-format.md` §1.1), parsed from the right, and the
 //! (account × region × day) prefixes a time window needs.
 //!
 //! ```text

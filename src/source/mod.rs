@@ -21,6 +21,9 @@ pub use s3::fetch_object;
 
 use crate::time::Window;
 
+/// Objects larger than this (as stored, MiB) are not read: `too_large`.
+pub const DEFAULT_MAX_OBJECT_MIB: u64 = 256;
+
 /// Where the logs are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {

@@ -1,4 +1,4 @@
-//! The scenarios of `config-check.md` §5 that the moto server can express, set up through the
+//! The scenarios of `docs/decision-procedure.md` §5 that the moto server can express, set up through the
 //! real SDK over HTTP and judged by the built binary. R = {us-east-1, eu-west-1} unless stated.
 
 use crate::util::*;
