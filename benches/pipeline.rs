@@ -93,9 +93,9 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     bench_parsers(c, "decode/parse", &plain, None);
-    // Real records (deeper, more fields) decide between parsers; present only in the workplace.
-    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/invictus-aws-dataset/CloudTrail");
+    // Real records (deeper, more fields) decide between parsers.
+    let real =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invictus/CloudTrail");
     if let Ok(dir) = std::fs::read_dir(&real) {
         let files: Vec<Vec<u8>> = dir
             .filter_map(|e| std::fs::read(e.ok()?.path()).ok())

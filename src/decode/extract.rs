@@ -544,11 +544,10 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/invictus-aws-dataset/CloudTrail");
-        if let Ok(dir) = std::fs::read_dir(real) {
-            docs.extend(dir.filter_map(|e| std::fs::read(e.ok()?.path()).ok()));
-        }
+        let real =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invictus/CloudTrail");
+        let dir = std::fs::read_dir(&real).expect("fixtures/invictus is part of the repository");
+        docs.extend(dir.filter_map(|e| std::fs::read(e.ok()?.path()).ok()));
         let (mut accepted, mut records) = (0, 0);
         for doc in &docs {
             let (full, fast) = both(doc);

@@ -234,6 +234,7 @@ pub async fn run(
     let (gaps, results) = if opts.parse {
         crate::coverage::evaluate(&agg, &exp, failures)
     } else {
+        crate::coverage::gaps::sort(&mut failures);
         (failures, Vec::new())
     };
     let evidence = Evidence::of(&results, &gaps);

@@ -492,19 +492,12 @@ fn events_parquet_has_every_event() {
 /// The real delivered files of invictus-ir/aws_dataset, gzipped at test time into the layout.
 #[test]
 fn invictus_dataset_counts_exactly() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/invictus-aws-dataset/CloudTrail");
-    if !data.is_dir() {
-        eprintln!(
-            "skipped: {} is absent (it exists only inside the trailproof workplace)",
-            data.display()
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have ../shared/data"
-        );
-        return;
-    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invictus/CloudTrail");
+    assert!(
+        data.is_dir(),
+        "{} is part of the repository",
+        data.display()
+    );
     let t = tempfile::tempdir().unwrap();
     let day = t
         .path()
