@@ -44,6 +44,24 @@ pub async fn run(invocation: Invocation) -> Result<Outcome> {
     }
 }
 
+/// The clients a log-phase command needs for `source`: S3 (in the bucket's own region) and
+/// CloudTrail's `ListPublicKeys`; none for a local copy.
+async fn clients(
+    source: &Source,
+    aws: &crate::aws::AwsSettings,
+) -> (Option<aws_sdk_s3::Client>, Option<CheckClients>) {
+    match source {
+        Source::S3 { bucket, .. } => {
+            let sdk = crate::aws::sdk_config(aws).await;
+            (
+                Some(crate::aws::s3_client_for_bucket(&sdk, bucket).await),
+                Some(CheckClients::from_sdk_config(&sdk)),
+            )
+        }
+        Source::Local(_) => (None, None),
+    }
+}
+
 /// How digests take part in a run, as asked for.
 #[derive(Debug, Clone)]
 pub struct Digests {

@@ -1,7 +1,7 @@
 //! `trailproof scan`: the log phase alone over a bucket or a local copy, with no CloudTrail
 //! call but `ListPublicKeys`.
 
-use crate::aws::{AwsSettings, CheckClients};
+use crate::aws::AwsSettings;
 use crate::error::Result;
 use crate::pipeline::Options;
 use crate::report::Format;
@@ -31,16 +31,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         aws,
         parameters,
     } = config;
-    let (s3, clients) = match &source {
-        Source::S3 { .. } => {
-            let sdk = crate::aws::sdk_config(&aws).await;
-            (
-                Some(crate::aws::s3_client(&sdk)),
-                Some(CheckClients::from_sdk_config(&sdk)),
-            )
-        }
-        Source::Local(_) => (None, None),
-    };
+    let (s3, clients) = super::clients(&source, &aws).await;
     pipeline.integrity = Some(
         digests
             .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)

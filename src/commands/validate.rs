@@ -1,6 +1,6 @@
 //! `trailproof validate`: the digest chains of every region, then every log file's hash.
 
-use crate::aws::{AwsSettings, CheckClients};
+use crate::aws::AwsSettings;
 use crate::error::Result;
 use crate::pipeline::Options;
 use crate::report::Format;
@@ -28,16 +28,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         digests,
         aws,
     } = config;
-    let (s3, clients) = match &source {
-        Source::S3 { bucket, .. } => {
-            let sdk = crate::aws::sdk_config(&aws).await;
-            (
-                Some(crate::aws::s3_client_for_bucket(&sdk, bucket).await),
-                Some(CheckClients::from_sdk_config(&sdk)),
-            )
-        }
-        Source::Local(_) => (None, None),
-    };
+    let (s3, clients) = super::clients(&source, &aws).await;
     let found = digests
         .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)
         .await?;

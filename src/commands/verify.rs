@@ -53,59 +53,47 @@ pub async fn run(config: Config) -> Result<Outcome> {
     crate::report::create_dir(&dir)?;
     let source = eval.log_sources.first();
     let bucket = bucket.or_else(|| source.and_then(|s| s.bucket.clone()));
-    let Some(bucket) = bucket.filter(|_| eval.verdict != Verdict::Error) else {
+    let outcome = match bucket.filter(|_| eval.verdict != Verdict::Error) {
         // No log phase: the configuration alone decides (FAIL/INCONCLUSIVE 1, ERROR 2).
-        let code = eval.verdict.exit_code().max(1);
-        let summary = Summary::new(
-            "verify",
-            None,
-            eval.verdict.to_string(),
-            code,
-            parameters,
-            Some(report),
-        );
-        summary.write(&dir)?;
-        let result = VerifyView {
-            check: view,
-            outcome: None,
-            summary: &summary,
-            dir: &dir,
-        };
-        crate::report::print(check.format, &result)?;
-        return Ok(Outcome { exit_code: code });
+        None => None,
+        Some(bucket) => {
+            pipeline.scope.accounts = accounts
+                .or_else(|| source.map(|s| s.accounts.clone()))
+                .or_else(|| {
+                    facts
+                        .identity
+                        .as_ref()
+                        .ok()
+                        .map(|i| vec![i.account_id.clone()])
+                });
+            pipeline.scope.regions = Some(facts.regions.names().map(str::to_owned).collect());
+            pipeline.scope.org_id =
+                org_id.or_else(|| source.and_then(|s| s.organization_id.clone()));
+            if let Some(s) = source {
+                pipeline.global_region = global_region.unwrap_or_else(|| s.global_region.clone());
+            }
+            let prefix = prefix.or_else(|| source.and_then(|s| s.key_prefix.clone()));
+            let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
+            let src = Source::S3 { bucket, prefix };
+            pipeline.integrity = Some(
+                digests
+                    .collect(&src, Some(&s3), Some(&clients), &pipeline)
+                    .await?,
+            );
+            Some(crate::pipeline::run(&src, Some(s3), pipeline).await?)
+        }
     };
-    pipeline.scope.accounts = accounts
-        .or_else(|| source.map(|s| s.accounts.clone()))
-        .or_else(|| {
-            facts
-                .identity
-                .as_ref()
-                .ok()
-                .map(|i| vec![i.account_id.clone()])
-        });
-    pipeline.scope.regions = Some(facts.regions.names().map(str::to_owned).collect());
-    pipeline.scope.org_id = org_id.or_else(|| source.and_then(|s| s.organization_id.clone()));
-    if let Some(s) = source {
-        pipeline.global_region = global_region.unwrap_or_else(|| s.global_region.clone());
-    }
-    let prefix = prefix.or_else(|| source.and_then(|s| s.key_prefix.clone()));
-    let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
-    let src = Source::S3 { bucket, prefix };
-    pipeline.integrity = Some(
-        digests
-            .collect(&src, Some(&s3), Some(&clients), &pipeline)
-            .await?,
-    );
-    let outcome = crate::pipeline::run(&src, Some(s3), pipeline).await?;
-    let code = eval.verdict.exit_code().max(outcome.evidence.exit_code());
-    let verdict = if eval.verdict.exit_code() > 0 {
-        eval.verdict.to_string()
-    } else {
-        outcome.evidence.as_str().to_owned()
+    let (verdict, code) = match &outcome {
+        None => (eval.verdict.to_string(), eval.verdict.exit_code().max(1)),
+        Some(o) if eval.verdict.exit_code() > 0 => (
+            eval.verdict.to_string(),
+            eval.verdict.exit_code().max(o.evidence.exit_code()),
+        ),
+        Some(o) => (o.evidence.as_str().to_owned(), o.evidence.exit_code()),
     };
     let summary = Summary::new(
         "verify",
-        Some(&outcome),
+        outcome.as_ref(),
         verdict,
         code,
         parameters,
@@ -114,7 +102,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
     summary.write(&dir)?;
     let result = VerifyView {
         check: view,
-        outcome: Some(&outcome),
+        outcome: outcome.as_ref(),
         summary: &summary,
         dir: &dir,
     };

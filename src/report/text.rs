@@ -74,15 +74,7 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
         )?;
     }
     if !o.gaps.is_empty() {
-        writeln!(
-            out,
-            "\nGaps{}",
-            if o.gaps.len() > 20 {
-                format!(" (first 20 of {}; all in gaps.parquet)", o.gaps.len())
-            } else {
-                String::new()
-            }
-        )?;
+        heading(out, "Gaps", o.gaps.len(), 20)?;
         for g in o.gaps.iter().take(20) {
             writeln!(
                 out,
@@ -97,17 +89,7 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
             )?;
         }
     }
-    writeln!(out, "\nEvidence in {}:", dir.display())?;
-    for f in &o.outputs {
-        writeln!(
-            out,
-            "  {:<17} {:>9} rows  sha256 {}",
-            f.name,
-            f.rows.unwrap_or(0),
-            f.sha256
-        )?;
-    }
-    writeln!(out, "  summary.json")
+    write_outputs(out, dir, &o.outputs, "summary.json")
 }
 
 pub(super) fn counts<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
@@ -135,4 +117,38 @@ pub fn write_digests(out: &mut dyn Write, d: &DigestSummary) -> std::io::Result<
         writeln!(out, "          note: {n}")?;
     }
     Ok(())
+}
+
+/// A list's heading, saying when only the first `shown` of `n` rows are printed.
+pub(super) fn heading(
+    out: &mut dyn Write,
+    what: &str,
+    n: usize,
+    shown: usize,
+) -> std::io::Result<()> {
+    if n > shown {
+        writeln!(out, "\n{what} (first {shown} of {n}; all in gaps.parquet)")
+    } else {
+        writeln!(out, "\n{what}")
+    }
+}
+
+/// The files of the evidence directory with their rows and hashes, then the JSON document.
+pub(super) fn write_outputs(
+    out: &mut dyn Write,
+    dir: &Path,
+    outputs: &[super::OutputFile],
+    document: &str,
+) -> std::io::Result<()> {
+    writeln!(out, "\nEvidence in {}:", dir.display())?;
+    for f in outputs {
+        writeln!(
+            out,
+            "  {:<17} {:>9} rows  sha256 {}",
+            f.name,
+            f.rows.unwrap_or(0),
+            f.sha256
+        )?;
+    }
+    writeln!(out, "  {document}")
 }

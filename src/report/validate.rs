@@ -127,15 +127,7 @@ fn write_text(out: &mut dyn Write, r: &ValidateReport<'_>) -> std::io::Result<()
         )?;
     }
     if !r.findings.is_empty() {
-        writeln!(
-            out,
-            "\nFindings{}",
-            if r.findings.len() > 30 {
-                format!(" (first 30 of {}; all in gaps.parquet)", r.findings.len())
-            } else {
-                String::new()
-            }
-        )?;
+        super::text::heading(out, "Findings", r.findings.len(), 30)?;
         for g in r.findings.iter().take(30) {
             writeln!(
                 out,
@@ -144,17 +136,7 @@ fn write_text(out: &mut dyn Write, r: &ValidateReport<'_>) -> std::io::Result<()
             )?;
         }
     }
-    writeln!(out, "\nEvidence in {}:", dir.display())?;
-    for f in r.outputs {
-        writeln!(
-            out,
-            "  {:<17} {:>9} rows  sha256 {}",
-            f.name,
-            f.rows.unwrap_or(0),
-            f.sha256
-        )?;
-    }
-    writeln!(out, "  validate.json")
+    super::text::write_outputs(out, dir, r.outputs, "validate.json")
 }
 
 impl Render for ValidateReport<'_> {
