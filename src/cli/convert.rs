@@ -151,6 +151,7 @@ impl PipelineArgs {
             max_decompressed: (self.max_decompressed_mib << 20) as usize,
             max_silence_hours: silence,
             late_threshold_s: self.late_after.as_secs() as i64,
+            dense_max_hours: (self.dense_up_to.as_secs() / 3_600) as i64,
             progress: !self.no_progress,
             file_hashes: !self.no_file_hashes,
             ..Options::default()

@@ -147,6 +147,12 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "DURATION", default_value = defaults::LATE_AFTER, value_parser = parse_duration, help_heading = "Rules")]
     pub late_after: Duration,
 
+    /// coverage.parquet has a row of zeros for every silent hour of an expected account and
+    /// region when the window is at most this long; a longer window (a bulk run over years)
+    /// gets the observed rows only, and its silent stretches a row each in silences.parquet.
+    #[arg(long, value_name = "DURATION", default_value = defaults::DENSE_UP_TO, value_parser = parse_duration, help_heading = "Output")]
+    pub dense_up_to: Duration,
+
     /// The partition's global region, where global-service events must appear.
     #[arg(long, value_name = "REGION", help_heading = "Scope")]
     pub global_region: Option<String>,

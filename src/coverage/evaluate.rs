@@ -10,7 +10,7 @@ use super::gaps::{Gap, GapKind};
 use crate::time::{HOUR, human_duration};
 
 /// The verdict of one (account, region).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegionStatus {
     /// Management reads and writes (and global events where expected) observed, no gaps.
@@ -163,43 +163,60 @@ fn no_global_events(c: &Cell<'_>) -> Vec<Gap> {
 }
 
 /// With `--max-silence`: runs of hours in which no log file holds an event of the region and
-/// no valid digest vouches for logging.
+/// no valid digest vouches for logging. Walks the non-silent hours only, so its cost grows
+/// with what was observed, not with the length of the window.
 fn silences(c: &Cell<'_>) -> Vec<Gap> {
     let Some(max) = c.exp.max_silence_hours else {
         return Vec::new();
     };
-    let (ws, we) = c.exp.window;
     let attested = c
         .exp
         .attested
         .get(&(c.account.to_owned(), c.region.to_owned()));
+    let observed = c
+        .hours
+        .iter()
+        .filter(|(_, c)| c.events() > 0 || c.unreadable_files > 0)
+        .map(|(h, _)| *h);
+    silent_stretches(
+        c.exp.window,
+        observed,
+        attested.into_iter().flatten().copied(),
+    )
+    .filter(|(s, e)| (e - s) / HOUR >= max)
+    .map(|(s, e)| {
+        let len = (e - s) / HOUR;
+        c.gap(
+            GapKind::NoLogFiles,
+            (s, e),
+            format!("no log file holds an event from these {len} hours"),
+        )
+    })
+    .collect()
+}
+
+/// The maximal runs `[start, end)` of whole hours in `window` that are in neither of the
+/// sorted sequences of busy hours.
+pub fn silent_stretches(
+    window: (i64, i64),
+    busy: impl Iterator<Item = i64>,
+    also_busy: impl Iterator<Item = i64>,
+) -> impl Iterator<Item = (i64, i64)> {
+    let mut busy: Vec<i64> = busy
+        .chain(also_busy)
+        .filter(|h| *h >= window.0 && *h < window.1)
+        .collect();
+    busy.sort_unstable();
+    busy.dedup();
+    let mut from = window.0;
     let mut out = Vec::new();
-    let mut run_start: Option<i64> = None;
-    let mut hour = ws;
-    while hour <= we {
-        let silent = hour < we
-            && c.hours
-                .get(&hour)
-                .is_none_or(|c| c.events() == 0 && c.unreadable_files == 0)
-            && !attested.is_some_and(|a| a.contains(&hour));
-        match (silent, run_start) {
-            (true, None) => run_start = Some(hour),
-            (false, Some(s)) => {
-                let len = (hour - s) / HOUR;
-                if len >= max {
-                    out.push(c.gap(
-                        GapKind::NoLogFiles,
-                        (s, hour),
-                        format!("no log file holds an event from these {len} hours"),
-                    ));
-                }
-                run_start = None;
-            }
-            _ => {}
+    for h in busy.into_iter().chain(std::iter::once(window.1)) {
+        if h > from {
+            out.push((from, h));
         }
-        hour += HOUR;
+        from = h + HOUR;
     }
-    out
+    out.into_iter()
 }
 
 fn late_deliveries(c: &Cell<'_>) -> Vec<Gap> {
@@ -258,7 +275,16 @@ pub fn evaluate(
     exp: &Expectation,
     failures: Vec<Gap>,
 ) -> (Vec<Gap>, Vec<RegionResult>) {
-    let mut gaps = failures;
+    // Per-cell findings already made (unreadable objects, failed listings, digests).
+    let mut found: BTreeMap<(&str, &str), (usize, bool)> = BTreeMap::new();
+    for g in &failures {
+        let e = found
+            .entry((g.account_id.as_str(), g.region.as_str()))
+            .or_default();
+        e.0 += 1;
+        e.1 |= g.kind.is_unknown();
+    }
+    let mut mine_all = Vec::new();
     let mut results = Vec::new();
     let empty = Hours::new();
     for account in &exp.accounts {
@@ -281,12 +307,12 @@ pub fn evaluate(
                 agg,
             };
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
-            let found = || {
-                gaps.iter()
-                    .filter(|g| g.account_id == *account && g.region == *region)
-            };
-            let unknown = totals.unreadable_files > 0 || found().any(|g| g.kind.is_unknown());
-            let count = mine.len() + found().count();
+            let (earlier, earlier_unknown) = found
+                .get(&(account.as_str(), region.as_str()))
+                .copied()
+                .unwrap_or_default();
+            let unknown = totals.unreadable_files > 0 || earlier_unknown;
+            let count = mine.len() + earlier;
             let status = if unknown {
                 RegionStatus::Unknown
             } else if count > 0 {
@@ -294,7 +320,7 @@ pub fn evaluate(
             } else {
                 RegionStatus::Proven
             };
-            gaps.extend(mine);
+            mine_all.extend(mine);
             results.push(RegionResult {
                 account_id: account.clone(),
                 region: region.clone(),
@@ -304,6 +330,9 @@ pub fn evaluate(
             });
         }
     }
+    drop(found);
+    let mut gaps = failures;
+    gaps.extend(mine_all);
     super::gaps::sort(&mut gaps);
     (gaps, results)
 }
@@ -323,33 +352,88 @@ pub fn observed_window(agg: &Aggregate) -> (i64, i64) {
     if lo > hi { (0, 0) } else { (lo, hi) }
 }
 
-/// The rows of `coverage.parquet`: dense for the expected set over `window` (silent hours
-/// have a row of zeros), plus any other observed cell in the window, in key order.
+/// The rows of `coverage.parquet`, streamed in key order (account, region, hour) without
+/// materializing the grid: every observed cell in `window`, and when `dense`, a row of zeros
+/// for every silent hour of an expected (account, region).
 pub fn coverage_rows<'a>(
     agg: &'a Aggregate,
-    accounts: &[String],
-    regions: &[String],
+    accounts: &'a [String],
+    regions: &'a [String],
     window: (i64, i64),
-) -> BTreeMap<(String, String, i64), &'a Counters> {
+    dense: bool,
+) -> impl Iterator<Item = (&'a str, &'a str, i64, &'a Counters)> + 'a {
     static ZERO: std::sync::LazyLock<Counters> = std::sync::LazyLock::new(Counters::default);
-    let mut rows: BTreeMap<(String, String, i64), &Counters> = BTreeMap::new();
+    static EMPTY: std::sync::LazyLock<Hours> = std::sync::LazyLock::new(Hours::new);
+    let mut cells: BTreeMap<(&'a str, &'a str), bool> = BTreeMap::new();
+    for (a, regs) in &agg.cells {
+        for r in regs.keys() {
+            cells.insert((a.as_str(), r.as_str()), false);
+        }
+    }
     for a in accounts {
         for r in regions {
-            let mut h = window.0;
-            while h < window.1 {
-                rows.insert((a.clone(), r.clone(), h), &ZERO);
-                h += HOUR;
-            }
+            cells.insert((a.as_str(), r.as_str()), true);
         }
     }
-    for (a, regs) in &agg.cells {
-        for (r, hours) in regs {
-            for (h, c) in hours {
-                if *h >= window.0 && *h < window.1 {
-                    rows.insert((a.clone(), r.clone(), *h), c);
-                }
-            }
-        }
-    }
-    rows
+    cells.into_iter().flat_map(move |((a, r), expected)| {
+        let hours: &'a Hours = agg
+            .cells
+            .get(a)
+            .and_then(|regs| regs.get(r))
+            .unwrap_or(&EMPTY);
+        let observed = hours
+            .range(window.0..window.1)
+            .map(move |(h, c)| (a, r, *h, c));
+        let grid: Box<dyn Iterator<Item = (&'a str, &'a str, i64, &'a Counters)> + 'a> =
+            if dense && expected {
+                Box::new(
+                    (window.0..window.1)
+                        .step_by(HOUR as usize)
+                        .map(move |h| (a, r, h, hours.get(&h).unwrap_or(&ZERO))),
+                )
+            } else {
+                Box::new(observed)
+            };
+        grid
+    })
+}
+
+/// One silent stretch of an expected (account, region): `[start, end)`, whole hours in which
+/// no log file holds an event and nothing unreadable was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence<'a> {
+    pub account_id: &'a str,
+    pub region: &'a str,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// The silent stretches of every expected (account, region) in `window`, in key order: what
+/// the zero rows of a dense `coverage.parquet` would say, in a row per stretch. Their number
+/// grows with the observed hours, not with the length of the window.
+pub fn silent_stretches_of<'a>(
+    agg: &'a Aggregate,
+    accounts: &'a [String],
+    regions: &'a [String],
+    window: (i64, i64),
+) -> impl Iterator<Item = Silence<'a>> + 'a {
+    let mut cells: Vec<(&'a str, &'a str)> = accounts
+        .iter()
+        .flat_map(|a| regions.iter().map(move |r| (a.as_str(), r.as_str())))
+        .collect();
+    cells.sort_unstable();
+    cells.into_iter().flat_map(move |(a, r)| {
+        let hours = agg.cells.get(a).and_then(|regs| regs.get(r));
+        let busy = hours
+            .into_iter()
+            .flatten()
+            .filter(|(_, c)| c.events() > 0 || c.unreadable_files > 0)
+            .map(|(h, _)| *h);
+        silent_stretches(window, busy, std::iter::empty()).map(move |(start, end)| Silence {
+            account_id: a,
+            region: r,
+            start,
+            end,
+        })
+    })
 }

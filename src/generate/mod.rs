@@ -435,15 +435,25 @@ fn fxhash(s: &str) -> u64 {
     })
 }
 
+/// The category a template's records count in (`docs/log-format.md` §2.3): their own, or, for a
+/// legacy record with neither `eventCategory` nor `managementEvent`, management when it is an
+/// API call (the generator's legacy templates call no data-event operation).
+fn truth_category(tpl: &Template) -> Option<&'static str> {
+    match tpl.category {
+        None if tpl.event_type == "AwsApiCall" => Some("Management"),
+        c => c,
+    }
+}
+
 fn count(rt: &mut RegionTruth, tpl: &Template) {
-    match (tpl.category, tpl.read_only) {
+    match (truth_category(tpl), tpl.read_only) {
         (Some("Management"), Some(true)) => rt.mgmt_read += 1,
         (Some("Management"), Some(false)) => rt.mgmt_write += 1,
         (Some("Management"), None) => rt.mgmt_unknown += 1,
         (Some("Data"), _) => rt.data_events += 1,
         _ => rt.other_events += 1,
     }
-    if tpl.global && tpl.category == Some("Management") {
+    if tpl.global && truth_category(tpl) == Some("Management") {
         match tpl.read_only {
             Some(true) => rt.global_read += 1,
             Some(false) => rt.global_write += 1,
@@ -454,7 +464,10 @@ fn count(rt: &mut RegionTruth, tpl: &Template) {
 
 fn uncount(rt: &mut RegionTruth, json: &str) {
     // Undo the counts of events that ended up in a corrupted file.
-    let mgmt = json.contains("\"eventCategory\":\"Management\"");
+    let legacy_call = !json.contains("\"eventCategory\"")
+        && !json.contains("\"managementEvent\"")
+        && json.contains("\"eventType\":\"AwsApiCall\"");
+    let mgmt = json.contains("\"eventCategory\":\"Management\"") || legacy_call;
     let data = json.contains("\"eventCategory\":\"Data\"");
     let ro = if json.contains("\"readOnly\":true") {
         Some(true)

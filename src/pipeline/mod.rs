@@ -44,6 +44,9 @@ pub mod defaults {
     pub const MAX_IN_FLIGHT_MIB: u64 = 128;
     /// Larger objects (compressed, MiB) are not read.
     pub const MAX_OBJECT_MIB: u64 = crate::source::DEFAULT_MAX_OBJECT_MIB;
+    /// `coverage.parquet` is dense (a row of zeros for every silent hour of an expected cell)
+    /// for windows up to this long; longer windows get observed rows and `silences.parquet`.
+    pub const DENSE_UP_TO: &str = "31d";
     /// Objects that inflate beyond this (MiB) are rejected.
     pub const MAX_DECOMPRESSED_MIB: u64 = crate::decode::DEFAULT_MAX_DECOMPRESSED_MIB;
 
@@ -82,6 +85,8 @@ pub struct Options {
     pub max_decompressed: usize,
     pub max_silence_hours: Option<i64>,
     pub late_threshold_s: i64,
+    /// Windows up to this many hours get a dense `coverage.parquet`.
+    pub dense_max_hours: i64,
     pub progress: bool,
     /// Parse the records (off for `validate`, which only hashes).
     pub parse: bool,
@@ -107,6 +112,7 @@ impl Default for Options {
             max_decompressed: (defaults::MAX_DECOMPRESSED_MIB << 20) as usize,
             max_silence_hours: None,
             late_threshold_s: defaults::secs(defaults::LATE_AFTER),
+            dense_max_hours: defaults::secs(defaults::DENSE_UP_TO) / crate::time::HOUR,
             progress: false,
             parse: true,
             file_hashes: true,
@@ -239,12 +245,24 @@ pub async fn run(
     };
     let evidence = Evidence::of(&results, &gaps);
 
+    // Dense rows only up to the limit: beyond it the grid (accounts x regions x hours) would
+    // cost more than the data read, so silent stretches get a row each instead.
+    let dense = (window.1 - window.0) / crate::time::HOUR <= opts.dense_max_hours;
     let coverage_rows = if opts.parse {
-        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window);
+        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense);
         Some(crate::report::parquet::write_coverage(
             &out.join(Table::Coverage.file_name()),
-            rows.iter()
-                .map(|((a, r, h), c)| (a.as_str(), r.as_str(), *h, *c)),
+            rows,
+        )?)
+    } else {
+        None
+    };
+    let silence_rows = if opts.parse && !dense {
+        let rows =
+            crate::coverage::evaluate::silent_stretches_of(&agg, &accounts, &regions, window);
+        Some(crate::report::parquet::write_silences(
+            &out.join(Table::Silences.file_name()),
+            rows,
         )?)
     } else {
         None
@@ -259,6 +277,7 @@ pub async fn run(
             ("files.parquet", Some(files_rows)),
         ])
         .chain(events_rows.map(|n| ("events.parquet", Some(n))))
+        .chain(silence_rows.map(|n| ("silences.parquet", Some(n))))
     {
         outputs.push(OutputFile::hashed(out, name, rows)?);
     }
@@ -271,6 +290,8 @@ pub async fn run(
         expected_regions: regions,
         global_region: opts.global_region.clone(),
         stats,
+        totals: crate::report::Totals::of(&agg),
+        dense: dense || !opts.parse,
         regions: results,
         gaps,
         outputs,

@@ -99,6 +99,42 @@ impl Stats {
     }
 }
 
+/// Events counted in the window, by class.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub events: u64,
+    pub mgmt_read: u64,
+    pub mgmt_write: u64,
+    pub mgmt_unknown: u64,
+    pub global_read: u64,
+    pub global_write: u64,
+    pub data_events: u64,
+    pub other_events: u64,
+}
+
+impl Totals {
+    /// The sums over every cell of the aggregate.
+    pub fn of(agg: &crate::coverage::Aggregate) -> Self {
+        let mut t = Totals::default();
+        for c in agg
+            .cells
+            .values()
+            .flat_map(|r| r.values())
+            .flat_map(|h| h.values())
+        {
+            t.events += c.events();
+            t.mgmt_read += c.mgmt_read;
+            t.mgmt_write += c.mgmt_write;
+            t.mgmt_unknown += c.mgmt_unknown;
+            t.global_read += c.global_read;
+            t.global_write += c.global_write;
+            t.data_events += c.data_events;
+            t.other_events += c.other_events;
+        }
+        t
+    }
+}
+
 /// One file of the evidence directory, with its row count and SHA-256.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputFile {
@@ -129,6 +165,12 @@ pub struct RunOutcome {
     pub expected_regions: Vec<String>,
     pub global_region: String,
     pub stats: Stats,
+    /// Events counted in the window, by class (every cell, expected or not).
+    pub totals: Totals,
+    /// Whether `coverage.parquet` has a row of zeros for every silent hour of the expected
+    /// cells (windows up to the dense limit); otherwise silent stretches are in
+    /// `silences.parquet`.
+    pub dense: bool,
     pub regions: Vec<RegionResult>,
     pub gaps: Vec<Gap>,
     pub outputs: Vec<OutputFile>,

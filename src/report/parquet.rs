@@ -35,6 +35,7 @@ pub enum Table {
     Gaps,
     Files,
     Events,
+    Silences,
 }
 
 impl Table {
@@ -45,6 +46,7 @@ impl Table {
             Table::Gaps => "gaps.parquet",
             Table::Files => "files.parquet",
             Table::Events => "events.parquet",
+            Table::Silences => "silences.parquet",
         }
     }
 
@@ -54,6 +56,7 @@ impl Table {
             Table::Gaps => gaps_schema(),
             Table::Files => files_schema(),
             Table::Events => events_schema(),
+            Table::Silences => silences_schema(),
         }
     }
 }
@@ -156,6 +159,16 @@ pub fn gaps_schema() -> SchemaRef {
         Field::new("start", ts(), false),
         Field::new("end", ts(), false),
         Field::new("detail", DataType::Utf8, false),
+    ]))
+}
+
+pub fn silences_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("region", DataType::Utf8, false),
+        Field::new("start", ts(), false),
+        Field::new("end", ts(), false),
+        Field::new("hours", DataType::UInt64, false),
     ]))
 }
 
@@ -360,6 +373,59 @@ pub fn write_gaps(path: &Path, gaps: &[Gap]) -> Result<u64> {
             ("start", times(&|g| g.start)),
             ("end", times(&|g| g.end)),
             ("detail", strings(&|g| &g.detail)),
+        ])?;
+    }
+    w.close()
+}
+
+/// Writes `silences.parquet` at `path`: one row per silent stretch, streamed.
+pub fn write_silences<'a>(
+    path: &Path,
+    rows: impl Iterator<Item = crate::coverage::evaluate::Silence<'a>>,
+) -> Result<u64> {
+    let mut w = TableWriter::create_at(path, Table::Silences)?;
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROW_GROUP_ROWS).collect();
+        let times = |f: &dyn Fn(&crate::coverage::evaluate::Silence<'_>) -> i64| -> ArrayRef {
+            Arc::new(
+                chunk
+                    .iter()
+                    .map(|s| Some(micros(f(s))))
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            )
+        };
+        w.write(vec![
+            (
+                "account_id",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|s| Some(s.account_id))
+                        .collect::<StringArray>(),
+                ),
+            ),
+            (
+                "region",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|s| Some(s.region))
+                        .collect::<StringArray>(),
+                ),
+            ),
+            ("start", times(&|s| s.start)),
+            ("end", times(&|s| s.end)),
+            (
+                "hours",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|s| Some(((s.end - s.start) / crate::time::HOUR) as u64))
+                        .collect::<UInt64Array>(),
+                ),
+            ),
         ])?;
     }
     w.close()

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Render, RunOutcome};
-use crate::coverage::{Evidence, Gap};
+use crate::coverage::{Evidence, Gap, RegionStatus};
 use crate::error::Result;
 use crate::time::rfc3339;
 
@@ -15,6 +15,58 @@ pub const EVIDENCE_SCHEMA: &str = "trailproof.evidence/v1";
 
 /// Gaps listed in `summary.json` (all of them are in `gaps.parquet`).
 const SUMMARY_GAPS: usize = 1_000;
+
+/// Per-region results listed in `summary.json` (their counts are in `coverage.parquet`).
+const SUMMARY_REGIONS: usize = 1_000;
+
+/// The outcome as `summary.json` holds it: bounded whatever the run's size (the first
+/// [`SUMMARY_REGIONS`] per-region results and [`SUMMARY_GAPS`] gaps, with counts of all).
+#[derive(Serialize)]
+struct OutcomeJson<'a> {
+    evidence: Evidence,
+    source: &'a str,
+    window_start: &'a str,
+    window_end: &'a str,
+    expected_accounts: &'a [String],
+    expected_regions: &'a [String],
+    global_region: &'a str,
+    stats: &'a super::Stats,
+    totals: &'a super::Totals,
+    dense: bool,
+    regions_by_status: std::collections::BTreeMap<RegionStatus, usize>,
+    regions: &'a [crate::coverage::RegionResult],
+    regions_truncated: bool,
+    gaps: &'a [Gap],
+    outputs: &'a [super::OutputFile],
+    digests: Option<&'a crate::integrity::DigestSummary>,
+}
+
+impl<'a> OutcomeJson<'a> {
+    fn new(o: &'a RunOutcome) -> Self {
+        let mut by_status = std::collections::BTreeMap::new();
+        for r in &o.regions {
+            *by_status.entry(r.status).or_default() += 1;
+        }
+        OutcomeJson {
+            evidence: o.evidence,
+            source: &o.source,
+            window_start: &o.window_start,
+            window_end: &o.window_end,
+            expected_accounts: &o.expected_accounts,
+            expected_regions: &o.expected_regions,
+            global_region: &o.global_region,
+            stats: &o.stats,
+            totals: &o.totals,
+            dense: o.dense,
+            regions_by_status: by_status,
+            regions: &o.regions[..o.regions.len().min(SUMMARY_REGIONS)],
+            regions_truncated: o.regions.len() > SUMMARY_REGIONS,
+            gaps: &o.gaps[..o.gaps.len().min(SUMMARY_GAPS)],
+            outputs: &o.outputs,
+            digests: o.digests.as_ref(),
+        }
+    }
+}
 
 #[derive(Serialize)]
 pub(crate) struct GapJson<'a> {
@@ -50,7 +102,7 @@ pub struct Summary<'a> {
     verdict: String,
     exit_code: u8,
     evidence: Option<Evidence>,
-    outcome: Option<&'a RunOutcome>,
+    outcome: Option<OutcomeJson<'a>>,
     gaps_by_kind: std::collections::BTreeMap<String, usize>,
     gaps: Vec<GapJson<'a>>,
     gaps_truncated: bool,
@@ -81,7 +133,7 @@ impl<'a> Summary<'a> {
             verdict,
             exit_code,
             evidence: outcome.map(|o| o.evidence),
-            outcome,
+            outcome: outcome.map(OutcomeJson::new),
             gaps_by_kind: by_kind,
             gaps: gaps.iter().take(SUMMARY_GAPS).map(gap_json).collect(),
             gaps_truncated: gaps.len() > SUMMARY_GAPS,

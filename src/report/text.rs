@@ -9,6 +9,9 @@ use crate::coverage::{Evidence, RegionStatus};
 use crate::integrity::{DigestMode, DigestSummary};
 use crate::time::rfc3339;
 
+/// Per-region lines printed (every one is in `summary.json`, up to its own bound).
+const TEXT_REGIONS: usize = 60;
+
 fn status_str(s: RegionStatus) -> &'static str {
     match s {
         RegionStatus::Proven => "proven",
@@ -58,7 +61,7 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
         "  {:<12}  {:<15}  {:<8}  {:>9}  {:>10}  {:>7}  {:>6}  {:>7}",
         "ACCOUNT", "REGION", "STATUS", "MGMT READ", "MGMT WRITE", "GLOBAL", "FILES", "MAX LAG"
     )?;
-    for r in &o.regions {
+    for r in o.regions.iter().take(TEXT_REGIONS) {
         let t = &r.totals;
         writeln!(
             out,
@@ -71,6 +74,13 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
             t.global_read + t.global_write,
             t.log_files,
             crate::time::human_duration(t.max_delivery_lag_s)
+        )?;
+    }
+    if o.regions.len() > TEXT_REGIONS {
+        writeln!(
+            out,
+            "  (first {TEXT_REGIONS} of {}; every one in summary.json and coverage.parquet)",
+            o.regions.len()
         )?;
     }
     if !o.gaps.is_empty() {
