@@ -181,7 +181,10 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         .ok_or_else(|| format!("'{s}' is too long"))
 }
 
-/// Parses CloudTrail's `eventTime` (`2023-07-10T12:15:57Z`, optional fraction) to epoch seconds.
+/// Parses an `eventTime` exactly as CloudTrail writes it, `YYYY-MM-DDTHH:MM:SSZ`, or with a
+/// fraction of a second (`.f` to `.fffffffff`, as RFC 3339 allows), to epoch seconds. Anything
+/// else (another offset, a space, text before the `Z`, a day the month does not have) is not
+/// a time: an event without a valid time proves nothing.
 pub fn parse_event_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20
@@ -190,12 +193,20 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
         || b[10] != b'T'
         || b[13] != b':'
         || b[16] != b':'
-        || *b.last()? != b'Z'
     {
         return None;
     }
+    match &b[19..] {
+        [b'Z'] => {}
+        [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => {
+            if !frac.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+        }
+        _ => return None,
+    }
     let n = |r: std::ops::Range<usize>| -> Option<i64> {
-        s.get(r)?.bytes().try_fold(0i64, |acc, c| {
+        b[r].iter().try_fold(0i64, |acc, c| {
             c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
         })
     };
@@ -207,10 +218,23 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
         n(14..16)?,
         n(17..19)?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo as u32) {
         return None;
     }
-    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3_600 + mi * 60 + se)
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo as u32, d as u32) * DAY + h * HOUR + mi * 60 + se)
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+pub fn days_in_month(y: i64, m: u32) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Formats epoch seconds as RFC 3339 UTC (`2026-11-22T05:09:50Z`).
@@ -248,6 +272,33 @@ pub fn human_duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times_are_exactly_cloudtrails_format() {
+        for bad in [
+            "2026-01-01T00:30:00 not a time Z",
+            "2026-01-01T00:30:00.Z",
+            "2026-01-01T00:30:00.1234567890Z",
+            "2026-01-01T00:30:00.12aZ",
+            "2026-01-01T00:30:00+00:00",
+            "2026-01-01T00:30:00z",
+            "2026-01-01 00:30:00Z",
+            "2026-02-30T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-01T00:30:00ZZ",
+        ] {
+            assert_eq!(parse_event_time(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_event_time("2024-02-29T00:00:00.5Z"),
+            Some(1_709_164_800)
+        );
+        assert_eq!(
+            parse_event_time("2026-01-01T00:30:00.123456789Z"),
+            Some(1_767_227_400)
+        );
+    }
 
     #[test]
     fn event_times() {

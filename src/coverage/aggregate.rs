@@ -8,6 +8,14 @@ use serde::Serialize;
 use crate::decode::{EventClass, Record};
 use crate::time::parse_event_time;
 
+/// How far past its file's delivery stamp an event may be dated: the stamp has minute
+/// resolution, plus five minutes of clock skew. CloudTrail cannot deliver an event before it
+/// happens; anything later proves nothing.
+pub const FUTURE_ALLOWANCE_S: i64 = 6 * 60;
+
+/// CloudTrail began recording in November 2013: an earlier `eventTime` is not a time.
+pub const CLOUDTRAIL_EPOCH: i64 = 1_383_264_000; // 2013-11-01T00:00:00Z
+
 /// Event sources whose events are global-service events (recorded in the partition's global
 /// region): IAM, STS (global endpoint), console sign-in, CloudFront, Route 53, Organizations.
 pub const GLOBAL_SOURCES: &[&str] = &[
@@ -108,8 +116,14 @@ pub struct Aggregate {
     pub cells: HashMap<String, HashMap<String, Hours>>,
     /// Events outside the window (counted, not evaluated).
     pub outside_window: u64,
-    /// Events without a parseable `eventTime`.
+    /// Events without a parseable `eventTime`, or dated before CloudTrail existed.
     pub bad_time: u64,
+    /// Events dated after their file's delivery stamp (beyond [`FUTURE_ALLOWANCE_S`]): not
+    /// counted as coverage.
+    pub after_delivery: u64,
+    /// Per (account, delivering region): such events, and the first and last delivery stamp
+    /// of the files that held them.
+    pub after_delivery_cells: BTreeMap<(String, String), (u64, i64, i64)>,
     /// Per (account, delivering region, claimed region): mismatched event counts.
     pub mismatch_regions: BTreeMap<(String, String), BTreeSet<String>>,
 }
@@ -128,6 +142,8 @@ pub struct FileCounter {
     window: (i64, i64),
     late_threshold_s: i64,
     mismatched_claims: BTreeSet<String>,
+    /// Events of the current file dated after its delivery.
+    after_delivery: u64,
 }
 
 impl FileCounter {
@@ -137,15 +153,25 @@ impl FileCounter {
             window,
             late_threshold_s,
             mismatched_claims: BTreeSet::new(),
+            after_delivery: 0,
         }
     }
 
     /// Counts one record of the current file.
     pub fn event(&mut self, ctx: &FileContext<'_>, agg: &mut Aggregate, r: &Record<'_>) {
-        let Some(t) = r.event_time.as_deref().and_then(parse_event_time) else {
+        let Some(t) = r
+            .event_time
+            .as_deref()
+            .and_then(parse_event_time)
+            .filter(|t| *t >= CLOUDTRAIL_EPOCH)
+        else {
             agg.bad_time += 1;
             return;
         };
+        if t > ctx.delivered_at + FUTURE_ALLOWANCE_S {
+            self.after_delivery += 1;
+            return;
+        }
         if t < self.window.0 || t >= self.window.1 {
             agg.outside_window += 1;
             return;
@@ -192,6 +218,17 @@ impl FileCounter {
             c.bytes = ctx.compressed_bytes;
             hours.entry(hour).or_default().merge(&c);
         }
+        if self.after_delivery > 0 {
+            let n = std::mem::take(&mut self.after_delivery);
+            agg.after_delivery += n;
+            let e = agg
+                .after_delivery_cells
+                .entry((ctx.account.to_owned(), ctx.region.to_owned()))
+                .or_insert((0, i64::MAX, i64::MIN));
+            e.0 += n;
+            e.1 = e.1.min(ctx.delivered_at);
+            e.2 = e.2.max(ctx.delivered_at);
+        }
         if !self.mismatched_claims.is_empty() {
             agg.mismatch_regions
                 .entry((ctx.account.to_owned(), ctx.region.to_owned()))
@@ -204,6 +241,7 @@ impl FileCounter {
     pub fn abandon(&mut self) {
         self.scratch.clear();
         self.mismatched_claims.clear();
+        self.after_delivery = 0;
     }
 }
 
@@ -249,6 +287,16 @@ impl Aggregate {
         }
         self.outside_window += other.outside_window;
         self.bad_time += other.bad_time;
+        self.after_delivery += other.after_delivery;
+        for (k, (n, first, last)) in other.after_delivery_cells {
+            let e = self
+                .after_delivery_cells
+                .entry(k)
+                .or_insert((0, i64::MAX, i64::MIN));
+            e.0 += n;
+            e.1 = e.1.min(first);
+            e.2 = e.2.max(last);
+        }
         for (k, v) in other.mismatch_regions {
             self.mismatch_regions.entry(k).or_default().extend(v);
         }

@@ -102,6 +102,17 @@ struct Cell<'a> {
     totals: &'a Counters,
     exp: &'a Expectation,
     agg: &'a Aggregate,
+    /// Spans whose evidence is unknown (a failed listing, an unverified digest): absence
+    /// there proves nothing, so no absence rule may call it a gap.
+    unknown: &'a [(i64, i64)],
+}
+
+impl Cell<'_> {
+    /// Whether anything about this cell is unknown: then the absence of an event class is
+    /// unknown too, never a gap.
+    fn any_unknown(&self) -> bool {
+        self.totals.unreadable_files > 0 || !self.unknown.is_empty()
+    }
 }
 
 impl Cell<'_> {
@@ -111,17 +122,18 @@ impl Cell<'_> {
 }
 
 /// The rules, in the order their rows are made.
-const RULES: [fn(&Cell<'_>) -> Vec<Gap>; 6] = [
+const RULES: [fn(&Cell<'_>) -> Vec<Gap>; 7] = [
     no_read_events,
     no_write_events,
     no_global_events,
     silences,
     late_deliveries,
     region_mismatches,
+    events_after_delivery,
 ];
 
 fn no_read_events(c: &Cell<'_>) -> Vec<Gap> {
-    (c.totals.mgmt_read == 0)
+    (!c.any_unknown() && c.totals.mgmt_read == 0)
         .then(|| {
             c.gap(
                 GapKind::NoReadEvents,
@@ -134,7 +146,7 @@ fn no_read_events(c: &Cell<'_>) -> Vec<Gap> {
 }
 
 fn no_write_events(c: &Cell<'_>) -> Vec<Gap> {
-    (c.totals.mgmt_write == 0)
+    (!c.any_unknown() && c.totals.mgmt_write == 0)
         .then(|| {
             c.gap(
                 GapKind::NoWriteEvents,
@@ -147,7 +159,9 @@ fn no_write_events(c: &Cell<'_>) -> Vec<Gap> {
 }
 
 fn no_global_events(c: &Cell<'_>) -> Vec<Gap> {
-    (c.region == c.exp.global_region && c.totals.global_read + c.totals.global_write == 0)
+    (!c.any_unknown()
+        && c.region == c.exp.global_region
+        && c.totals.global_read + c.totals.global_write == 0)
         .then(|| {
             c.gap(
                 GapKind::NoGlobalEvents,
@@ -178,9 +192,14 @@ fn silences(c: &Cell<'_>) -> Vec<Gap> {
         .iter()
         .filter(|(_, c)| c.events() > 0 || c.unreadable_files > 0)
         .map(|(h, _)| *h);
+    // Hours of unknown evidence are not silent: what they hold is not known.
+    let unknown = c
+        .unknown
+        .iter()
+        .flat_map(|(s, e)| (s - s.rem_euclid(HOUR)..*e).step_by(HOUR as usize));
     silent_stretches(
         c.exp.window,
-        observed,
+        observed.chain(unknown),
         attested.into_iter().flatten().copied(),
     )
     .filter(|(s, e)| (e - s) / HOUR >= max)
@@ -268,6 +287,29 @@ fn region_mismatches(c: &Cell<'_>) -> Vec<Gap> {
     )]
 }
 
+/// Events dated after their own file's delivery: never coverage, always a finding.
+fn events_after_delivery(c: &Cell<'_>) -> Vec<Gap> {
+    let Some((n, first, last)) = c
+        .agg
+        .after_delivery_cells
+        .get(&(c.account.to_owned(), c.region.to_owned()))
+    else {
+        return Vec::new();
+    };
+    let start = first - first.rem_euclid(HOUR);
+    let end = last - last.rem_euclid(HOUR) + HOUR;
+    vec![c.gap(
+        GapKind::EventAfterDelivery,
+        (start, end),
+        format!(
+            "{n} events dated more than {} after the delivery of the file that holds them (files delivered {} .. {}): not counted",
+            human_duration(super::aggregate::FUTURE_ALLOWANCE_S),
+            crate::time::rfc3339(*first),
+            crate::time::rfc3339(*last)
+        ),
+    )]
+}
+
 /// Evaluates the aggregate: gap rows (sorted) and per-(account, region) results.
 /// `failures` are per-object or per-prefix failures already turned into gap rows.
 pub fn evaluate(
@@ -276,14 +318,17 @@ pub fn evaluate(
     failures: Vec<Gap>,
 ) -> (Vec<Gap>, Vec<RegionResult>) {
     // Per-cell findings already made (unreadable objects, failed listings, digests).
-    let mut found: BTreeMap<(&str, &str), (usize, bool)> = BTreeMap::new();
+    let mut found: BTreeMap<(&str, &str), (usize, Vec<(i64, i64)>)> = BTreeMap::new();
     for g in &failures {
         let e = found
             .entry((g.account_id.as_str(), g.region.as_str()))
             .or_default();
         e.0 += 1;
-        e.1 |= g.kind.is_unknown();
+        if g.kind.is_unknown() {
+            e.1.push((g.start.max(exp.window.0), g.end.min(exp.window.1)));
+        }
     }
+    let no_spans = Vec::new();
     let mut mine_all = Vec::new();
     let mut results = Vec::new();
     let empty = Hours::new();
@@ -298,6 +343,10 @@ pub fn evaluate(
             for c in hours.values() {
                 totals.merge(c);
             }
+            let (earlier, unknown_spans) = found
+                .get(&(account.as_str(), region.as_str()))
+                .map(|(n, spans)| (*n, spans))
+                .unwrap_or((0, &no_spans));
             let cell = Cell {
                 account,
                 region,
@@ -305,13 +354,10 @@ pub fn evaluate(
                 totals: &totals,
                 exp,
                 agg,
+                unknown: unknown_spans,
             };
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
-            let (earlier, earlier_unknown) = found
-                .get(&(account.as_str(), region.as_str()))
-                .copied()
-                .unwrap_or_default();
-            let unknown = totals.unreadable_files > 0 || earlier_unknown;
+            let unknown = cell.any_unknown();
             let count = mine.len() + earlier;
             let status = if unknown {
                 RegionStatus::Unknown

@@ -46,6 +46,9 @@ pub enum GapKind {
     RegionMismatch,
     /// Events delivered later than `--late-after`.
     LateDelivery,
+    /// Events dated after the delivery stamp of the file that holds them: CloudTrail cannot
+    /// deliver an event before it happens, so they prove nothing.
+    EventAfterDelivery,
     /// Listing a prefix failed: what it holds is unknown.
     ListFailed,
     /// No digest vouches for this time (log file validation off, or a digest deleted).
@@ -82,6 +85,7 @@ impl GapKind {
             | GapKind::LateDelivery
             | GapKind::ListFailed => Category::Delivery,
             GapKind::RegionMismatch
+            | GapKind::EventAfterDelivery
             | GapKind::NoDigest
             | GapKind::LogMissing
             | GapKind::LogUnlisted
@@ -99,6 +103,7 @@ impl GapKind {
             GapKind::ObjectUnreadable => "object_unreadable",
             GapKind::RegionMismatch => "region_mismatch",
             GapKind::LateDelivery => "late_delivery",
+            GapKind::EventAfterDelivery => "event_after_delivery",
             GapKind::ListFailed => "list_failed",
             GapKind::NoDigest => "no_digest",
             GapKind::LogMissing => "log_missing",

@@ -180,6 +180,93 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_listing_is_unknown_never_a_gap() {
+        // eu-west-1 has nothing at all, and its listing failed for the whole window.
+        let mut agg = Aggregate::default();
+        let t = crate::time::rfc3339(H0 + 60);
+        count(
+            &mut agg,
+            "us-east-1",
+            H0 + 600,
+            &[
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
+            ],
+        );
+        let e = exp(&["eu-west-1", "us-east-1"], 6);
+        let failed = Gap::new(
+            "111122223333",
+            "eu-west-1",
+            GapKind::ListFailed,
+            (H0, H0 + 6 * 3_600),
+            "listing failed",
+        );
+        let (gaps, results) = evaluate(&agg, &e, vec![failed]);
+        let eu: Vec<&str> = gaps
+            .iter()
+            .filter(|g| g.region == "eu-west-1")
+            .map(|g| g.kind.as_str())
+            .collect();
+        assert_eq!(
+            eu,
+            ["list_failed"],
+            "no absence rule may add a gap: {gaps:#?}"
+        );
+        assert_eq!(results[0].status, RegionStatus::Unknown);
+        // us-east-1's silent hours 1-5 are a real silence gap; without it the run is UNKNOWN.
+        let e = Expectation {
+            max_silence_hours: None,
+            ..e
+        };
+        let failed = Gap::new(
+            "111122223333",
+            "eu-west-1",
+            GapKind::ListFailed,
+            (H0, H0 + 6 * 3_600),
+            "listing failed",
+        );
+        let (gaps, results) = evaluate(&agg, &e, vec![failed]);
+        assert_eq!(
+            Evidence::of(&results, &gaps),
+            Evidence::Unknown,
+            "{gaps:#?}"
+        );
+    }
+
+    #[test]
+    fn events_dated_after_their_delivery_prove_nothing() {
+        let mut agg = Aggregate::default();
+        // A file delivered at 00:35 holding events of 02:00-03:00.
+        let t = crate::time::rfc3339(H0 + 2 * 3_600 + 60);
+        count(
+            &mut agg,
+            "us-east-1",
+            H0 + 35 * 60,
+            &[
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
+            ],
+        );
+        // Within the allowance (the stamp's minute and clock skew) an event still counts.
+        let ok = crate::time::rfc3339(H0 + 35 * 60 + 300);
+        count(
+            &mut agg,
+            "us-east-1",
+            H0 + 35 * 60,
+            &[rec(&ok, "us-east-1", "ec2.amazonaws.com", Some(true))],
+        );
+        assert_eq!(agg.after_delivery, 2);
+        let hours = &agg.cells["111122223333"]["us-east-1"];
+        assert!(!hours.contains_key(&(H0 + 2 * 3_600)), "{hours:?}");
+        assert_eq!(hours[&H0].mgmt_read, 1);
+        let (gaps, results) = evaluate(&agg, &exp(&["us-east-1"], 6), Vec::new());
+        let kinds: Vec<&str> = gaps.iter().map(|g| g.kind.as_str()).collect();
+        assert!(kinds.contains(&"event_after_delivery"), "{kinds:?}");
+        assert!(kinds.contains(&"no_events"), "no write counted: {kinds:?}");
+        assert_eq!(results[0].status, RegionStatus::Gap);
+    }
+
+    #[test]
     fn unreadable_objects_make_coverage_unknown_never_proven() {
         let mut agg = Aggregate::default();
         let t = crate::time::rfc3339(H0 + 60);

@@ -334,7 +334,29 @@ impl<'a> Cursor<'a> {
 }
 
 /// RFC 8259: `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
+/// A JSON number the full parser also accepts: the grammar, and a value simd-json represents
+/// (an integer within `i64::MIN..=u64::MAX`; a float that does not overflow). Anything at or
+/// near those limits is declined, so the full parser decides: the two never disagree.
 fn is_number(t: &[u8]) -> bool {
+    is_number_syntax(t) && number_in_range(t)
+}
+
+fn number_in_range(t: &[u8]) -> bool {
+    // ASCII by the grammar.
+    let s = std::str::from_utf8(t).unwrap_or("");
+    if !s.contains(['.', 'e', 'E']) {
+        return if s.starts_with('-') {
+            s.parse::<i64>().is_ok()
+        } else {
+            s.parse::<u64>().is_ok()
+        };
+    }
+    // Well inside f64's range: no rounding near the overflow boundary to disagree on.
+    s.parse::<f64>()
+        .is_ok_and(|v| v.is_finite() && v.abs() < 1e300)
+}
+
+fn is_number_syntax(t: &[u8]) -> bool {
     let mut i = 0;
     let digits = |i: &mut usize| {
         let start = *i;
@@ -485,6 +507,13 @@ mod tests {
             r#"{"Records":[{"n":1.}]}"#,
             r#"{"Records":[{"n":-}]}"#,
             r#"{"Records":[{"n":1e}]}"#,
+            // Valid JSON the full parser rejects: declined, so the same document is never
+            // evidence on one path and unreadable on the other.
+            r#"{"Records":[{"n":1e400}]}"#,
+            r#"{"Records":[{"n":-1e400}]}"#,
+            r#"{"Records":[{"n":18446744073709551616}]}"#,
+            r#"{"Records":[{"n":-9223372036854775809}]}"#,
+            r#"{"Records":[{"n":1.7976931348623157e308}]}"#,
             r#"{"Records":[{"s":"bad \x escape"}]}"#,
             r#"{"Records":[{"s":"\u12"}]}"#,
             r#"{"Records":[{"s":"\ud800 lone surrogate"}]}"#,

@@ -366,6 +366,34 @@ fn parse_time(s: &str) -> Option<i64> {
     crate::time::parse_event_time(s)
 }
 
+/// The fields every digest holds (null where they do not apply), as awscli reads them.
+const REQUIRED_FIELDS: [&str; 13] = [
+    "awsAccountId",
+    "digestStartTime",
+    "digestEndTime",
+    "digestS3Bucket",
+    "digestS3Object",
+    "digestPublicKeyFingerprint",
+    "digestSignatureAlgorithm",
+    "previousDigestS3Bucket",
+    "previousDigestS3Object",
+    "previousDigestHashValue",
+    "previousDigestHashAlgorithm",
+    "previousDigestSignature",
+    "logFiles",
+];
+
+/// The first required field a digest document lacks (absent, not null), if any.
+fn missing_fields(inflated: &[u8]) -> Option<String> {
+    let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(inflated).ok()?;
+    let missing: Vec<&str> = REQUIRED_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !doc.contains_key(*f))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
 /// Checks one region's digests (standard and backfill) and finds the holes in the window.
 pub fn check_chain(ctx: &ChainContext<'_>, mut read: Vec<ReadDigest>) -> Chain {
     read.sort_by(|a, b| (a.backfill, a.stamp, &a.key).cmp(&(b.backfill, b.stamp, &b.key)));
@@ -394,6 +422,7 @@ pub fn check_chain(ctx: &ChainContext<'_>, mut read: Vec<ReadDigest>) -> Chain {
     for i in 0..digests.len() {
         if let Some(Ok(j)) = pred(i, &digests)
             && digests[j].signature.is_none()
+            && read[j].content.as_ref().is_ok_and(|c| !c.has_metadata)
             && let Some(sig) = digests[i]
                 .doc
                 .as_ref()
@@ -583,6 +612,22 @@ fn check_one(ctx: &ChainContext<'_>, r: &ReadDigest) -> CheckedDigest {
         }
     };
     let mut problems = Vec::new();
+    // As awscli: every field is present; null is a starting digest's value, absence is
+    // malformed.
+    if let Some(missing) = missing_fields(&content.inflated) {
+        problems.push(format!("invalid format: no {missing} field"));
+    }
+    // Read from S3, the signature and its algorithm are object metadata; a successor's copy
+    // of the signature stands in only for an offline copy, which has no metadata at all.
+    if content.has_metadata {
+        if content.signature.is_none() {
+            problems.push("no x-amz-meta-signature metadata on a digest read from S3".into());
+        }
+        if content.signature_algorithm.is_none() {
+            problems
+                .push("no x-amz-meta-signature-algorithm metadata on a digest read from S3".into());
+        }
+    }
     match (
         parse_time(&doc.digest_start_time),
         parse_time(&doc.digest_end_time),
@@ -708,6 +753,24 @@ fn verify_signature(
         );
         return;
     };
+    // A key signs only within its validity (what ListPublicKeys returns for a time range).
+    let end = parse_time(&doc.digest_end_time);
+    if let Some(end) = end
+        && (key.valid_from.is_some_and(|f| end < f) || key.valid_until.is_some_and(|u| end > u))
+    {
+        d.problems.clear();
+        invalidate(
+            d,
+            vec![format!(
+                "public key {} is not valid at digestEndTime {} (valid {} .. {})",
+                doc.digest_public_key_fingerprint,
+                doc.digest_end_time,
+                key.valid_from.map(rfc3339).unwrap_or_else(|| "?".into()),
+                key.valid_until.map(rfc3339).unwrap_or_else(|| "?".into())
+            )],
+        );
+        return;
+    }
     if key.verify(string_to_sign(doc, hash).as_bytes(), sig) {
         d.problems.clear();
         d.status = if doc.log_files.is_empty() {
@@ -1132,6 +1195,88 @@ mod tests {
         assert!(s[..s.len() - 1].iter().all(|s| s.is_good()), "{s:?}");
         assert_eq!(s.last(), Some(&Status::Unverified));
         assert_eq!(c.digests[0].signature_source, Some("successor"));
+    }
+
+    /// Problems of every digest that is not good.
+    fn problems(c: &Chain) -> Vec<String> {
+        c.digests
+            .iter()
+            .filter(|d| !d.status.is_good())
+            .flat_map(|d| d.problems.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_digest_from_s3_without_its_signature_metadata_is_invalid_not_vouched_for() {
+        for (field, want) in [
+            ("signature", "no x-amz-meta-signature metadata"),
+            ("algorithm", "no x-amz-meta-signature-algorithm metadata"),
+        ] {
+            let (mut read, keys) = region_digests(None, true);
+            let Ok(c) = &mut read[1].content else {
+                panic!()
+            };
+            match field {
+                "signature" => c.signature = None,
+                _ => c.signature_algorithm = None,
+            }
+            let chain = check(read, &keys);
+            assert_eq!(chain.digests[1].status, Status::Invalid, "{field}");
+            assert_ne!(chain.digests[1].signature_source, Some("successor"));
+            assert!(
+                problems(&chain).iter().any(|p| p.contains(want)),
+                "{field}: {:?}",
+                problems(&chain)
+            );
+        }
+    }
+
+    #[test]
+    fn an_absent_field_is_malformed_where_null_is_not() {
+        let (mut read, keys) = region_digests(None, true);
+        let Ok(c) = &mut read[2].content else {
+            panic!()
+        };
+        let mut doc: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&c.inflated).unwrap();
+        assert!(doc.remove("previousDigestSignature").is_some());
+        c.inflated = serde_json::to_vec(&doc).unwrap();
+        let chain = check(read, &keys);
+        assert_eq!(chain.digests[2].status, Status::Invalid);
+        assert!(
+            chain.digests[2]
+                .problems
+                .contains(&"invalid format: no previousDigestSignature field".to_owned()),
+            "{:?}",
+            chain.digests[2].problems
+        );
+        // The starting digest's null previous fields are its valid form.
+        assert!(chain.digests[0].status.is_good(), "{:?}", chain.digests[0]);
+    }
+
+    #[test]
+    fn a_key_outside_its_validity_verifies_nothing() {
+        let (read, _) = region_digests(None, true);
+        let start = crate::generate::GenConfig::default().start;
+        // Valid from 70 days after the digests were signed.
+        let later = KeyRing::from_list_json(&crate::generate::test_public_keys_json(
+            start + 100 * 86_400,
+            4,
+        ))
+        .unwrap();
+        let chain = check(read, &later);
+        assert!(
+            chain.digests.iter().all(|d| d.status == Status::Invalid),
+            "{:?}",
+            statuses(&chain)
+        );
+        assert!(
+            problems(&chain)
+                .iter()
+                .all(|p| p.contains("is not valid at digestEndTime")),
+            "{:?}",
+            problems(&chain)
+        );
     }
 
     #[test]

@@ -530,6 +530,14 @@ async fn list_public_keys(
     Ok(ring)
 }
 
+/// Good digests whose signature was their successor's copy (offline).
+fn via_successor(digests: &[digest::CheckedDigest]) -> usize {
+    digests
+        .iter()
+        .filter(|d| d.status.is_good() && d.signature_source == Some("successor"))
+        .count()
+}
+
 /// A run of consecutive hours with one status.
 #[derive(Debug, Clone, Serialize)]
 pub struct HourRun {
@@ -553,6 +561,9 @@ pub struct RegionDigests {
     pub account_id: String,
     pub region: String,
     pub digests: usize,
+    /// Digests whose signature came from their successor's `previousDigestSignature`: an
+    /// offline copy without object metadata, verified one link removed.
+    pub verified_via_successor: usize,
     /// Per-hour status of the window, run-length encoded.
     pub hours: Vec<HourRun>,
     pub problems: Vec<DigestProblem>,
@@ -567,6 +578,8 @@ pub struct DigestSummary {
     pub digests_found: usize,
     pub backfill_digests: usize,
     pub digests_by_status: BTreeMap<&'static str, usize>,
+    /// Digests verified through their successor's copy of the signature (offline copies).
+    pub verified_via_successor: usize,
     pub hours_by_status: BTreeMap<&'static str, usize>,
     pub keys: Vec<KeyInfo>,
     pub notes: Vec<String>,
@@ -598,6 +611,7 @@ impl Integrity {
                 account_id: c.account_id.clone(),
                 region: c.region.clone(),
                 digests: c.digests.len(),
+                verified_via_successor: via_successor(&c.digests),
                 hours,
                 problems: c
                     .digests
@@ -616,6 +630,7 @@ impl Integrity {
             mode: self.mode,
             in_use: self.in_use,
             digests_found: self.found(),
+            verified_via_successor: self.chains.iter().map(|c| via_successor(&c.digests)).sum(),
             backfill_digests: self
                 .chains
                 .iter()

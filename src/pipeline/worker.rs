@@ -102,6 +102,7 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -
     }
     out.stats.events_outside_window = out.agg.outside_window;
     out.stats.events_bad_time = out.agg.bad_time;
+    out.stats.events_after_delivery = out.agg.after_delivery;
     out
 }
 

@@ -78,6 +78,8 @@ pub struct Stats {
     pub events: u64,
     pub events_outside_window: u64,
     pub events_bad_time: u64,
+    /// Events dated after their file's delivery stamp (not counted as coverage).
+    pub events_after_delivery: u64,
     /// Log files by digest status (`files.parquet` `digest_status`).
     pub log_files_by_digest_status: BTreeMap<&'static str, u64>,
 }
@@ -93,6 +95,7 @@ impl Stats {
         self.events += b.events;
         self.events_outside_window += b.events_outside_window;
         self.events_bad_time += b.events_bad_time;
+        self.events_after_delivery += b.events_after_delivery;
         for (k, v) in &b.log_files_by_digest_status {
             *self.log_files_by_digest_status.entry(k).or_default() += v;
         }

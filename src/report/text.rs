@@ -123,6 +123,13 @@ pub fn write_digests(out: &mut dyn Write, d: &DigestSummary) -> std::io::Result<
         counts(&d.digests_by_status),
         counts(&d.hours_by_status)
     )?;
+    if d.verified_via_successor > 0 {
+        writeln!(
+            out,
+            "          offline: {} digest(s) verified through their successor's copy of the signature (no object metadata)",
+            d.verified_via_successor
+        )?;
+    }
     for n in &d.notes {
         writeln!(out, "          note: {n}")?;
     }
