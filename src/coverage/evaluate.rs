@@ -310,6 +310,9 @@ fn events_after_delivery(c: &Cell<'_>) -> Vec<Gap> {
     )]
 }
 
+/// Findings already made for one cell: how many, and the spans whose evidence is unknown.
+type Found = (usize, Vec<(i64, i64)>);
+
 /// Evaluates the aggregate: gap rows (sorted) and per-(account, region) results.
 /// `failures` are per-object or per-prefix failures already turned into gap rows.
 pub fn evaluate(
@@ -318,7 +321,7 @@ pub fn evaluate(
     failures: Vec<Gap>,
 ) -> (Vec<Gap>, Vec<RegionResult>) {
     // Per-cell findings already made (unreadable objects, failed listings, digests).
-    let mut found: BTreeMap<(&str, &str), (usize, Vec<(i64, i64)>)> = BTreeMap::new();
+    let mut found: BTreeMap<(&str, &str), Found> = BTreeMap::new();
     for g in &failures {
         let e = found
             .entry((g.account_id.as_str(), g.region.as_str()))
