@@ -10,15 +10,48 @@ use serde::Serialize;
 use crate::aws::{ApiFailure, FailureKind};
 use crate::error::{Error, Result};
 
-/// A region name must look like one (`us-east-1`, `us-gov-west-1`, `cn-north-1`): lower-case
-/// letters, digits and dashes, ending in a digit. This catches typos such as `us-east1` early.
+/// Whether `r` follows the region grammar of the AWS partitions: a geography (`us`, `eu`,
+/// `ap`, `sa`, `ca`, `me`, `af`, `il`, `mx`, `cn`, `eusc`), optional qualifiers (`gov`, `iso`,
+/// `isob`, `isof`, `isoe`, or a two-letter country as in `eusc-de-east-1`), a direction
+/// (`north`, `south`, `east`, `west`, `central` and the four diagonals), and a number 1-99.
+/// `us-east-1`, `us-gov-west-1`, `cn-northwest-1` and `us-isob-east-1` are; `us-east1`,
+/// `xx-fake-9` and `US-EAST-1` are not.
+pub fn is_region_name(r: &str) -> bool {
+    const GEOS: [&str; 11] = [
+        "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn", "eusc",
+    ];
+    const QUALIFIERS: [&str; 5] = ["gov", "iso", "isob", "isof", "isoe"];
+    const DIRECTIONS: [&str; 9] = [
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
+    let parts: Vec<&str> = r.split('-').collect();
+    let [geo, middle @ .., direction, number] = parts.as_slice() else {
+        return false;
+    };
+    GEOS.contains(geo)
+        && middle.len() <= 2
+        && middle.iter().all(|q| {
+            QUALIFIERS.contains(q) || (q.len() == 2 && q.bytes().all(|b| b.is_ascii_lowercase()))
+        })
+        && DIRECTIONS.contains(direction)
+        && !number.is_empty()
+        && number.len() <= 2
+        && !number.starts_with('0')
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A region name must follow the partitions' grammar ([`is_region_name`]). This catches typos
+/// such as `us-east1` early.
 pub fn validate(r: &str) -> Result<()> {
-    let ok = r.len() >= 9
-        && r.split('-').count() >= 3
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && r.as_bytes().last().is_some_and(u8::is_ascii_digit);
-    if ok {
+    if is_region_name(r) {
         Ok(())
     } else {
         Err(Error::usage(format!("'{r}' is not a region name")))
@@ -274,6 +307,36 @@ pub async fn discover(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_region_grammar_is_the_partitions() {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "ap-southeast-5",
+            "il-central-1",
+            "mx-central-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+            "ca-west-1",
+        ] {
+            assert!(is_region_name(ok), "{ok}");
+        }
+        for bad in [
+            "xx-fake-9",
+            "us-east1",
+            "US-EAST-1",
+            "us-east-0",
+            "us-east-100",
+            "sagov-westsouth-1",
+            "us-east-1a",
+            "eu--west-1",
+            "",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn list_regions_scope() {

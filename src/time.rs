@@ -13,6 +13,10 @@ pub const HOUR: i64 = 3_600;
 /// Seconds in a day: log keys are laid out by delivery day.
 pub const DAY: i64 = 86_400;
 
+/// CloudTrail began recording in November 2013: no window starts earlier, and an earlier
+/// `eventTime` is not a time.
+pub const CLOUDTRAIL_EPOCH: i64 = 1_383_264_000; // 2013-11-01T00:00:00Z
+
 /// Logs delivered up to this long after a window's end may hold its events.
 pub const DEFAULT_DELIVERY_GRACE: &str = "1h";
 
@@ -76,6 +80,18 @@ impl Window {
             until - until.rem_euclid(HOUR)
         };
         let since = since - since.rem_euclid(HOUR);
+        if since < CLOUDTRAIL_EPOCH {
+            return Err(Error::usage(format!(
+                "--since {} is before CloudTrail existed (it began recording in November 2013)",
+                rfc3339(since)
+            )));
+        }
+        if until > now + DAY {
+            return Err(Error::usage(format!(
+                "--until {} is in the future: only delivered hours can be judged",
+                rfc3339(until)
+            )));
+        }
         if until <= since {
             return Err(Error::usage(
                 "the window is empty (--until is not after --since)",

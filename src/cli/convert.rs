@@ -28,8 +28,10 @@ impl TryFrom<AwsArgs> for AwsSettings {
     type Error = Error;
 
     fn try_from(a: AwsArgs) -> Result<Self> {
-        if a.max_attempts == 0 {
-            return Err(Error::usage("--max-attempts must be at least 1"));
+        if a.max_attempts == 0 || a.max_attempts > 100 {
+            return Err(Error::usage(
+                "--max-attempts must be at least 1 and at most 100",
+            ));
         }
         Ok(AwsSettings {
             profile: a.profile,
@@ -62,8 +64,10 @@ impl TryFrom<CheckArgs> for commands::check::Config {
             None => None,
         };
         crate::regions::validate_all(Some(&args.exclude_regions))?;
-        if args.concurrency == 0 {
-            return Err(Error::usage("--concurrency must be at least 1"));
+        if args.concurrency == 0 || args.concurrency > MAX_COUNT {
+            return Err(Error::usage(format!(
+                "--concurrency must be at least 1 and at most {MAX_COUNT}"
+            )));
         }
         Ok(commands::check::Config {
             aws: args.aws.try_into()?,
@@ -105,10 +109,29 @@ impl TryFrom<ScopeArgs> for Scope {
     }
 }
 
+/// The largest size flag, in MiB (1 TiB): anything larger is a typo, and would overflow.
+const MAX_MIB: u64 = 1 << 20;
+
+/// The largest count flag (threads, requests in flight).
+const MAX_COUNT: usize = 4_096;
+
+/// A size flag in MiB as bytes, within 1 MiB ..= 1 TiB.
+fn mib(flag: &str, v: u64) -> Result<u64> {
+    if !(1..=MAX_MIB).contains(&v) {
+        return Err(Error::usage(format!(
+            "{flag} must be between 1 and {MAX_MIB} (MiB), not {v}"
+        )));
+    }
+    Ok(v << 20)
+}
+
 impl WorkersArgs {
     fn workers(&self) -> Result<usize> {
         match self.workers {
             Some(0) => Err(Error::usage("--workers must be at least 1")),
+            Some(n) if n > MAX_COUNT => Err(Error::usage(format!(
+                "--workers must be at most {MAX_COUNT}"
+            ))),
             Some(n) => Ok(n),
             None => Ok(defaults::workers()),
         }
@@ -140,15 +163,20 @@ impl PipelineArgs {
         if let Some(r) = &self.global_region {
             crate::regions::validate(r)?;
         }
+        if self.fetch_concurrency > MAX_COUNT {
+            return Err(Error::usage(format!(
+                "--fetch-concurrency must be at most {MAX_COUNT}"
+            )));
+        }
         Ok(Options {
             window,
             out_dir: self.out.out.clone(),
             events: self.events,
             workers: self.workers.workers()?,
             fetch_concurrency: self.fetch_concurrency,
-            max_in_flight_bytes: self.max_in_flight_mib << 20,
-            max_object_bytes: self.max_object_mib << 20,
-            max_decompressed: (self.max_decompressed_mib << 20) as usize,
+            max_in_flight_bytes: mib("--max-in-flight-mib", self.max_in_flight_mib)?,
+            max_object_bytes: mib("--max-object-mib", self.max_object_mib)?,
+            max_decompressed: mib("--max-decompressed-mib", self.max_decompressed_mib)? as usize,
             max_silence_hours: silence,
             late_threshold_s: self.late_after.as_secs() as i64,
             dense_max_hours: (self.dense_up_to.as_secs() / 3_600) as i64,

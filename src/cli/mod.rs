@@ -574,6 +574,34 @@ mod tests {
     }
 
     #[test]
+    fn numeric_flags_out_of_range_are_refused_not_wrapped() {
+        let scan_err = |args: &[&str]| {
+            let mut full = vec!["trailproof", "scan", "dir"];
+            full.extend_from_slice(args);
+            match Cli::try_parse_from(&full) {
+                Err(e) => e.to_string(),
+                Ok(cli) => crate::commands::Invocation::try_from(cli.command)
+                    .expect_err(&format!("{full:?} should fail"))
+                    .to_string(),
+            }
+        };
+        for (flag, value) in [
+            ("--max-decompressed-mib", "17592186044416"),
+            ("--max-object-mib", "18446744073709551615"),
+            ("--max-in-flight-mib", "0"),
+            ("--workers", "100000"),
+            ("--fetch-concurrency", "1000000"),
+        ] {
+            let e = scan_err(&[flag, value]);
+            assert!(
+                e.contains(flag) || e.contains("invalid value"),
+                "{flag}: {e}"
+            );
+        }
+        assert!(check_err(&["--max-attempts", "1000"]).contains("at most 100"));
+    }
+
+    #[test]
     fn max_delivery_age() {
         assert_eq!(
             check(&["--max-delivery-age", "3d"])

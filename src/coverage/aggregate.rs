@@ -13,8 +13,7 @@ use crate::time::parse_event_time;
 /// happens; anything later proves nothing.
 pub const FUTURE_ALLOWANCE_S: i64 = 6 * 60;
 
-/// CloudTrail began recording in November 2013: an earlier `eventTime` is not a time.
-pub const CLOUDTRAIL_EPOCH: i64 = 1_383_264_000; // 2013-11-01T00:00:00Z
+pub use crate::time::CLOUDTRAIL_EPOCH;
 
 /// Event sources whose events are global-service events (recorded in the partition's global
 /// region): IAM, STS (global endpoint), console sign-in, CloudFront, Route 53, Organizations.
@@ -124,6 +123,9 @@ pub struct Aggregate {
     /// Per (account, delivering region): such events, and the first and last delivery stamp
     /// of the files that held them.
     pub after_delivery_cells: BTreeMap<(String, String), (u64, i64, i64)>,
+    /// Per (account of the key, delivering region): events whose `recipientAccountId` names
+    /// another account (counted, and reported), and the accounts they name.
+    pub account_mismatches: BTreeMap<(String, String), (u64, BTreeSet<String>)>,
     /// Per (account, delivering region, claimed region): mismatched event counts.
     pub mismatch_regions: BTreeMap<(String, String), BTreeSet<String>>,
 }
@@ -144,6 +146,8 @@ pub struct FileCounter {
     mismatched_claims: BTreeSet<String>,
     /// Events of the current file dated after its delivery.
     after_delivery: u64,
+    /// Events of the current file naming another recipient account, and the accounts named.
+    other_recipients: (u64, BTreeSet<String>),
 }
 
 impl FileCounter {
@@ -154,6 +158,7 @@ impl FileCounter {
             late_threshold_s,
             mismatched_claims: BTreeSet::new(),
             after_delivery: 0,
+            other_recipients: (0, BTreeSet::new()),
         }
     }
 
@@ -175,6 +180,14 @@ impl FileCounter {
         if t < self.window.0 || t >= self.window.1 {
             agg.outside_window += 1;
             return;
+        }
+        if let Some(recipient) = r.recipient_account_id.as_deref()
+            && recipient != ctx.account
+        {
+            self.other_recipients.0 += 1;
+            if !self.other_recipients.1.contains(recipient) {
+                self.other_recipients.1.insert(recipient.to_owned());
+            }
         }
         let hour = t - t.rem_euclid(3_600);
         let c = self.scratch.entry(hour).or_default();
@@ -218,6 +231,15 @@ impl FileCounter {
             c.bytes = ctx.compressed_bytes;
             hours.entry(hour).or_default().merge(&c);
         }
+        if self.other_recipients.0 > 0 {
+            let (n, names) = std::mem::take(&mut self.other_recipients);
+            let e = agg
+                .account_mismatches
+                .entry((ctx.account.to_owned(), ctx.region.to_owned()))
+                .or_default();
+            e.0 += n;
+            e.1.extend(names);
+        }
         if self.after_delivery > 0 {
             let n = std::mem::take(&mut self.after_delivery);
             agg.after_delivery += n;
@@ -242,6 +264,7 @@ impl FileCounter {
         self.scratch.clear();
         self.mismatched_claims.clear();
         self.after_delivery = 0;
+        self.other_recipients = (0, BTreeSet::new());
     }
 }
 
@@ -288,6 +311,11 @@ impl Aggregate {
         self.outside_window += other.outside_window;
         self.bad_time += other.bad_time;
         self.after_delivery += other.after_delivery;
+        for (k, (n, names)) in other.account_mismatches {
+            let e = self.account_mismatches.entry(k).or_default();
+            e.0 += n;
+            e.1.extend(names);
+        }
         for (k, (n, first, last)) in other.after_delivery_cells {
             let e = self
                 .after_delivery_cells

@@ -302,13 +302,15 @@ pub async fn collect(
     for (account, region) in pairs {
         let store = store.clone();
         let ring = rings.get(&region).cloned().unwrap_or(Err("no keys".into()));
-        let plan = layout.plan(
-            &[(account.clone(), region.clone())],
-            ObjectKind::Digest.service(),
-            range.map(|(from, to)| {
-                from.div_euclid(crate::time::DAY)..=to.div_euclid(crate::time::DAY)
-            }),
-        );
+        let plan: Vec<Planned> = layout
+            .plan(
+                std::slice::from_ref(&(account.clone(), region.clone())),
+                ObjectKind::Digest.service(),
+                range.map(|(from, to)| {
+                    from.div_euclid(crate::time::DAY)..=to.div_euclid(crate::time::DAY)
+                }),
+            )
+            .collect();
         let opts = opts.clone();
         let limit = chains_limit.clone();
         tasks.spawn(async move {

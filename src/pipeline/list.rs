@@ -64,7 +64,12 @@ pub(super) async fn list_and_fetch(
                         continue;
                     }
                     listed.fetch_add(1, Ordering::Relaxed);
-                    let body = Body::Path(root.join(&e.key));
+                    let path = root.join(&e.key);
+                    let body = if e.regular {
+                        Body::Path(path)
+                    } else {
+                        Body::Failed(ReadError::not_a_file(&path))
+                    };
                     let job = Job {
                         key: e.key,
                         size: e.size,
@@ -107,27 +112,30 @@ async fn list_s3(
         ObjectKind::Log.service(),
         opts.window.delivery_days(),
     );
+    let mut listed_n = 0u64;
+    let mut failed = Vec::new();
     let objects = Arc::new(Semaphore::new(opts.fetch_concurrency.max(1)));
     let budget_kib = (opts.max_in_flight_bytes / 1024).clamp(1, u32::MAX as u64 / 2) as u32;
     let bytes_budget = Arc::new(Semaphore::new(budget_kib as usize));
     let seen: Arc<Mutex<Seen>> = Arc::new(Mutex::new(pairs.iter().cloned().collect()));
-    let list_limit = Arc::new(Semaphore::new(LIST_CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for planned in plan {
+        // At most LIST_CONCURRENCY listings exist at once, however long the plan.
+        while tasks.len() >= LIST_CONCURRENCY {
+            if let Some(done) = tasks.join_next().await {
+                let (n, failure) = done.expect("list task panicked");
+                listed_n += n;
+                failed.extend(failure);
+            }
+        }
         let (store, tx, opts) = (store.clone(), tx.clone(), opts.clone());
-        let (objects, bytes_budget, list_limit, seen) = (
-            objects.clone(),
-            bytes_budget.clone(),
-            list_limit.clone(),
-            seen.clone(),
-        );
+        let (objects, bytes_budget, seen) = (objects.clone(), bytes_budget.clone(), seen.clone());
         tasks.spawn(async move {
-            let _l = list_limit.acquire_owned().await;
             let (etx, mut erx) = mpsc::channel::<Entry>(1_024);
             let listing = store.list(&planned.prefix, etx);
             let feed = async {
                 let mut n = 0u64;
-                while let Some(Entry { key, size }) = erx.recv().await {
+                while let Some(Entry { key, size, .. }) = erx.recv().await {
                     let keep = {
                         let mut s = seen
                             .lock()
@@ -164,7 +172,7 @@ async fn list_s3(
                         .expect("semaphore open");
                     let (store, tx) = (store.clone(), tx.clone());
                     tokio::spawn(async move {
-                        let body = match store.get(&key, u64::MAX).await {
+                        let body = match store.get(&key, opts.max_object_bytes).await {
                             Ok(o) => Body::Bytes(o.bytes),
                             Err(e) => Body::Failed(e),
                         };
@@ -198,11 +206,13 @@ async fn list_s3(
     drop(tx);
     while let Some(done) = tasks.join_next().await {
         let (n, failure) = done.expect("list task panicked");
-        listed.fetch_add(n, Ordering::Relaxed);
-        if let Some(f) = failure {
-            tracing::warn!(detail = %f.detail, "Listing failed; what the prefix holds is unknown.");
-            failures.push(f);
-        }
+        listed_n += n;
+        failed.extend(failure);
+    }
+    listed.fetch_add(listed_n, Ordering::Relaxed);
+    for f in failed {
+        tracing::warn!(detail = %f.detail, "Listing failed; what the prefix holds is unknown.");
+        failures.push(f);
     }
     let seen = seen
         .lock()

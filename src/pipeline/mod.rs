@@ -295,6 +295,7 @@ pub async fn run(
         regions: results,
         gaps,
         outputs,
+        account_mismatches: crate::report::AccountMismatch::of(&agg),
         digests: opts
             .integrity
             .as_ref()

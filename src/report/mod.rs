@@ -179,6 +179,33 @@ pub struct RunOutcome {
     pub outputs: Vec<OutputFile>,
     /// Digest evidence (absent with `--digests off`).
     pub digests: Option<DigestSummary>,
+    /// Cells whose events name another `recipientAccountId` than the account of their key
+    /// (counted as the key's account, and reported here).
+    pub account_mismatches: Vec<AccountMismatch>,
+}
+
+/// Events filed under one account whose records name another recipient account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountMismatch {
+    pub account_id: String,
+    pub region: String,
+    pub events: u64,
+    pub recipient_accounts: Vec<String>,
+}
+
+impl AccountMismatch {
+    /// Every mismatched cell of the aggregate, in key order.
+    pub fn of(agg: &crate::coverage::Aggregate) -> Vec<Self> {
+        agg.account_mismatches
+            .iter()
+            .map(|((a, r), (n, names))| AccountMismatch {
+                account_id: a.clone(),
+                region: r.clone(),
+                events: *n,
+                recipient_accounts: names.iter().cloned().collect(),
+            })
+            .collect()
+    }
 }
 
 /// Hex SHA-256 of a file.

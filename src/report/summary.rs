@@ -39,6 +39,7 @@ struct OutcomeJson<'a> {
     gaps: &'a [Gap],
     outputs: &'a [super::OutputFile],
     digests: Option<&'a crate::integrity::DigestSummary>,
+    account_mismatches: &'a [super::AccountMismatch],
 }
 
 impl<'a> OutcomeJson<'a> {
@@ -64,6 +65,8 @@ impl<'a> OutcomeJson<'a> {
             gaps: &o.gaps[..o.gaps.len().min(SUMMARY_GAPS)],
             outputs: &o.outputs,
             digests: o.digests.as_ref(),
+            account_mismatches: &o.account_mismatches
+                [..o.account_mismatches.len().min(SUMMARY_REGIONS)],
         }
     }
 }

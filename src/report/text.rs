@@ -76,6 +76,16 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
             crate::time::human_duration(t.max_delivery_lag_s)
         )?;
     }
+    for m in o.account_mismatches.iter().take(20) {
+        writeln!(
+            out,
+            "  note: {} events in {} {}'s logs name recipientAccountId {}",
+            m.events,
+            m.account_id,
+            m.region,
+            m.recipient_accounts.join(", ")
+        )?;
+    }
     if o.regions.len() > TEXT_REGIONS {
         writeln!(
             out,

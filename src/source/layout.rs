@@ -63,11 +63,7 @@ fn is_digits(s: &str, n: usize) -> bool {
 }
 
 fn is_region(s: &str) -> bool {
-    s.len() >= 9
-        && s.split('-').count() >= 3
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.as_bytes().last().is_some_and(u8::is_ascii_digit)
+    crate::regions::is_region_name(s)
 }
 
 fn num(s: &str) -> i64 {

@@ -44,16 +44,16 @@ pub(super) fn walk(root: &Path, prefix: &str, tx: &mpsc::Sender<Entry>) -> Resul
     };
     enum Item {
         Dir(std::path::PathBuf, u32),
-        File(String, u64),
+        File(String, u64, bool),
     }
     let mut sent = 0;
     // Popped in key order: a folder's entries are pushed in reverse.
     let mut stack = vec![Item::Dir(start, 0)];
     while let Some(item) = stack.pop() {
         let (dir, depth) = match item {
-            Item::File(key, size) => {
+            Item::File(key, size, regular) => {
                 sent += 1;
-                if tx.blocking_send(Entry { key, size }).is_err() {
+                if tx.blocking_send(Entry { key, size, regular }).is_err() {
                     return Ok(sent);
                 }
                 continue;
@@ -70,7 +70,7 @@ pub(super) fn walk(root: &Path, prefix: &str, tx: &mpsc::Sender<Entry>) -> Resul
         if !meta.is_dir() {
             // `prefix` named a file.
             if let Some(key) = key_of(root, &dir) {
-                stack.push(Item::File(key, meta.len()));
+                stack.push(Item::File(key, meta.len(), meta.is_file()));
             }
             continue;
         }
@@ -85,7 +85,7 @@ pub(super) fn walk(root: &Path, prefix: &str, tx: &mpsc::Sender<Entry>) -> Resul
             if meta.is_dir() {
                 stack.push(Item::Dir(path, depth + 1));
             } else if let Some(key) = key_of(root, &path) {
-                stack.push(Item::File(key, meta.len()));
+                stack.push(Item::File(key, meta.len(), meta.is_file()));
             }
         }
     }
@@ -102,9 +102,20 @@ fn key_of(root: &Path, path: &Path) -> Option<String> {
     )
 }
 
-/// Reads a file into `buf` (cleared first), at most `cap` bytes: more is `too_large`.
+/// Reads a regular file into `buf` (cleared first), at most `cap` bytes: more is
+/// `too_large`. Anything else (a FIFO, a device, a socket) is refused before it is opened.
 pub fn read_capped(path: &Path, cap: u64, buf: &mut Vec<u8>) -> Result<(), ReadError> {
     buf.clear();
+    let meta = std::fs::metadata(path).map_err(|e| ReadError::from_io(path, &e))?;
+    if !meta.is_file() {
+        return Err(ReadError::not_a_file(path));
+    }
+    if meta.len() > cap {
+        return Err(ReadError {
+            status: "too_large",
+            error: format!("larger than the {cap}-byte object cap"),
+        });
+    }
     let n = std::fs::File::open(path)
         .and_then(|f| f.take(cap.saturating_add(1)).read_to_end(buf))
         .map_err(|e| ReadError::from_io(path, &e))?;

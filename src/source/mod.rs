@@ -91,15 +91,25 @@ pub struct ReadError {
 }
 
 impl ReadError {
-    /// The one mapping of local I/O errors to statuses.
+    /// The one mapping of local I/O errors to statuses: `not_found`, `access_denied`, and
+    /// `read_failed` for anything else (an I/O error is not an absence).
     pub fn from_io(what: &std::path::Path, e: &std::io::Error) -> Self {
         ReadError {
-            status: if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "access_denied"
-            } else {
-                "not_found"
+            status: match e.kind() {
+                std::io::ErrorKind::NotFound => "not_found",
+                std::io::ErrorKind::PermissionDenied => "access_denied",
+                _ => "read_failed",
             },
             error: format!("{}: {e}", what.display()),
+        }
+    }
+
+    /// A FIFO, socket or device named like an object: never opened (it could block forever
+    /// or never end).
+    pub fn not_a_file(what: &std::path::Path) -> Self {
+        ReadError {
+            status: "not_a_file",
+            error: format!("{}: not a regular file", what.display()),
         }
     }
 
@@ -122,6 +132,8 @@ pub struct Object {
 pub struct Entry {
     pub key: String,
     pub size: u64,
+    /// False for a FIFO, socket or device in a local copy: listed, never opened.
+    pub regular: bool,
 }
 
 /// S3 or a local copy, behind one interface. Cheap to clone.
@@ -216,10 +228,7 @@ impl Store {
     pub async fn get(&self, key: &str, max_bytes: u64) -> Result<Object, ReadError> {
         match self {
             Store::S3 { client, bucket } => {
-                let (bytes, metadata) = fetch_object(client, bucket, key).await?;
-                if bytes.len() as u64 > max_bytes {
-                    return Err(ReadError::too_large(bytes.len() as u64, max_bytes));
-                }
+                let (bytes, metadata) = fetch_object(client, bucket, key, max_bytes).await?;
                 Ok(Object { bytes, metadata })
             }
             Store::Local(root) => {
@@ -336,10 +345,19 @@ impl Layout {
                 Some(r) => pairs.extend(r.iter().map(|r| (account.clone(), r.clone()))),
                 None => {
                     let p = format!("{}{account}/{service}/", self.root());
-                    let regions = store
+                    let (regions, others): (Vec<String>, Vec<String>) = store
                         .list_dirs(&p)
                         .await
-                        .map_err(|e| format!("cannot list {p}: {e}"))?;
+                        .map_err(|e| format!("cannot list {p}: {e}"))?
+                        .into_iter()
+                        .partition(|r| crate::regions::is_region_name(r));
+                    if !others.is_empty() {
+                        tracing::warn!(
+                            prefix = %p,
+                            folders = %others.join(", "),
+                            "Folders that are not region names are not read (their objects are not CloudTrail's)."
+                        );
+                    }
                     pairs.extend(regions.into_iter().map(|r| (account.clone(), r)));
                 }
             }
@@ -348,17 +366,17 @@ impl Layout {
     }
 
     /// The prefix plan: one prefix per (account, region, delivery day in `days`), or one
-    /// per region folder when `days` is `None`.
-    pub fn plan(
-        &self,
-        pairs: &[(String, String)],
-        service: &str,
+    /// per region folder when `days` is `None`. Lazy: a long window over many accounts and
+    /// regions is millions of prefixes, made one at a time as they are listed.
+    pub fn plan<'a>(
+        &'a self,
+        pairs: &'a [(String, String)],
+        service: &'a str,
         days: Option<std::ops::RangeInclusive<i64>>,
-    ) -> Vec<Planned> {
-        let mut out = Vec::new();
-        for (account, region) in pairs {
-            match &days {
-                Some(days) => out.extend(days.clone().map(|day| Planned {
+    ) -> impl Iterator<Item = Planned> + 'a {
+        pairs.iter().flat_map(move |(account, region)| {
+            let per_day: Box<dyn Iterator<Item = Planned>> = match &days {
+                Some(days) => Box::new(days.clone().map(move |day| Planned {
                     account: account.clone(),
                     region: region.clone(),
                     prefix: layout::day_prefix(
@@ -371,15 +389,15 @@ impl Layout {
                     ),
                     day: Some(day),
                 })),
-                None => out.push(Planned {
+                None => Box::new(std::iter::once(Planned {
                     account: account.clone(),
                     region: region.clone(),
                     prefix: format!("{}{account}/{service}/{region}/", self.root()),
                     day: None,
-                }),
-            }
-        }
-        out
+                })),
+            };
+            per_day
+        })
     }
 }
 
@@ -463,7 +481,9 @@ mod tests {
             ]
         );
         let w = Window::new(20_454 * 86_400, 20_454 * 86_400 + 3_600, 3_600);
-        let plan = layout.plan(&pairs, "CloudTrail", w.delivery_days());
+        let plan: Vec<Planned> = layout
+            .plan(&pairs, "CloudTrail", w.delivery_days())
+            .collect();
         assert_eq!(plan.len(), 2);
         assert_eq!(
             plan[1].prefix,

@@ -54,6 +54,7 @@ pub(super) async fn list(
             let entry = Entry {
                 key: key.to_owned(),
                 size: obj.size().unwrap_or(0).max(0) as u64,
+                regular: true,
             };
             if tx.send(entry).await.is_err() {
                 return Ok(sent);
@@ -64,12 +65,14 @@ pub(super) async fn list(
     Ok(sent)
 }
 
-/// GETs one object with its user metadata; failures as `access_denied`, `not_found` or
-/// `fetch_failed` (after three attempts).
+/// GETs one object with its user metadata; failures as `access_denied`, `not_found`,
+/// `too_large` (its `Content-Length` over `max_bytes`: the body is not read) or `fetch_failed`
+/// (after three attempts).
 pub async fn fetch_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
+    max_bytes: u64,
 ) -> Result<(bytes::Bytes, HashMap<String, String>), ReadError> {
     let mut last = String::new();
     for attempt in 0..3u32 {
@@ -78,6 +81,10 @@ pub async fn fetch_object(
         }
         match s3.get_object().bucket(bucket).key(key).send().await {
             Ok(mut out) => {
+                let length = out.content_length().unwrap_or(0).max(0) as u64;
+                if length > max_bytes {
+                    return Err(ReadError::too_large(length, max_bytes));
+                }
                 let metadata = out.metadata.take().unwrap_or_default();
                 match out.body.collect().await {
                     Ok(data) => return Ok((data.into_bytes(), metadata)),
