@@ -9,7 +9,8 @@
 #   trailproof verify  (digests as heartbeat)            -> PASS; GAPS: ap-northeast-1 log_missing
 #                                                           only (eu-west-1 silent but logging)
 #   trailproof validate                                  -> INVALID: the same log_missing
-# It exits 0 when all come out as expected. The evidence is left in target/demo-evidence/.
+# It exits 0 when all come out as expected. The evidence is left in target/demo-evidence/ (and
+# target/demo-evidence-validate/ for validate).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -73,9 +74,9 @@ echo "(exit code $good)"
 gaps="$(summary_gaps "$evidence")"
 
 echo
-echo "\$ trailproof validate s3://demo-$GOOD_ACCOUNT-org-audit --since $start --until $until --public-keys $keys"
+echo "\$ trailproof validate s3://demo-$GOOD_ACCOUNT-org-audit --since $start --until $until --public-keys $keys --out target/demo-evidence-validate"
 set +e; as GOOD validate "s3://demo-$GOOD_ACCOUNT-org-audit" --since "$start" --until "$until" \
-  --public-keys "$keys" --out "$evidence/validate" | head -20; valid=${PIPESTATUS[0]}; set -e
+  --public-keys "$keys" --out "$evidence-validate" | head -20; valid=${PIPESTATUS[0]}; set -e
 echo "(exit code $valid)"
 
 echo
@@ -84,7 +85,7 @@ if [ "$bad" = 1 ] && [ "$off" = 1 ] && [ "$off_gaps" = "eu-west-1/no_log_files" 
   echo "demo: as expected: write-only account FAIL WRITE_ONLY; compliant account PASS. From the logs alone the"
   echo "demo: silent eu-west-1 is a gap and the deleted file is invisible; with the digests eu-west-1 is proven"
   echo "demo: silent but logging, and the deleted ap-northeast-1 file is the one finding (verify and validate)."
-  echo "demo: evidence (Parquet + summary.json + validate.json) in $evidence"
+  echo "demo: evidence (Parquet + summary.json) in $evidence, validate.json in $evidence-validate"
 else
   echo "demo: unexpected result (check $bad; logs-only $off '$off_gaps'; verify $good '$gaps'; validate $valid)" >&2
   exit 1

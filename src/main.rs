@@ -40,9 +40,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(commands::run(invocation)) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code),
-        Err(e) => fail(e),
+    let run = async {
+        tokio::select! {
+            done = commands::run(invocation) => Some(done),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    };
+    match runtime.block_on(run) {
+        Some(Ok(outcome)) => ExitCode::from(outcome.exit_code),
+        Some(Err(e)) => fail(e),
+        // The run was dropped: a half-written evidence directory is removed, and says so.
+        None => {
+            eprintln!("trailproof: interrupted");
+            ExitCode::from(130)
+        }
     }
 }
 

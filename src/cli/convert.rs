@@ -266,10 +266,79 @@ impl TryFrom<ValidateArgs> for commands::validate::Config {
     }
 }
 
+/// A key prefix: `/`-separated segments, none empty, `.` or `..`, no backslash or control
+/// character (a prefix is joined to `--out` for a local bucket: it must stay inside).
+fn validate_prefix(p: &str) -> Result<()> {
+    let bad = p.starts_with('/')
+        || p.chars().any(|c| c == '\\' || c.is_control())
+        || p.trim_end_matches('/')
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        return Err(Error::usage(format!(
+            "--prefix '{p}' is not a key prefix (relative, no empty, '.' or '..' segment)"
+        )));
+    }
+    Ok(())
+}
+
+/// A trail name as CloudTrail allows it: 3-128 letters, digits, `.`, `_` and `-`, starting
+/// with a letter or digit.
+fn validate_trail_name(n: &str) -> Result<()> {
+    let ok = (3..=128).contains(&n.len())
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--trail-name '{n}' is not a trail name (3-128 letters, digits, '.', '_', '-')"
+        )))
+    }
+}
+
+/// An organization id: `o-` and 10 to 32 lower-case letters or digits.
+fn validate_org_id(o: &str) -> Result<()> {
+    let ok = o.strip_prefix("o-").is_some_and(|r| {
+        (10..=32).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--org-id '{o}' is not an organization id (o- and 10-32 lower-case letters or digits)"
+        )))
+    }
+}
+
+/// An account id: 12 digits.
+fn validate_account(a: &str) -> Result<()> {
+    if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "'{a}' is not an account id (12 digits)"
+        )))
+    }
+}
+
 impl TryFrom<GenerateArgs> for commands::generate::Config {
     type Error = Error;
 
     fn try_from(args: GenerateArgs) -> Result<Self> {
+        args.prefix.as_deref().map(validate_prefix).transpose()?;
+        validate_trail_name(&args.trail_name)?;
+        args.org_id.as_deref().map(validate_org_id).transpose()?;
+        args.accounts.iter().try_for_each(|a| validate_account(a))?;
+        if let Source::S3 {
+            prefix: Some(p), ..
+        } = source(&args.out)?
+        {
+            validate_prefix(&p)?;
+        }
         let mut gen_config = crate::generate::GenConfig {
             seed: args.seed,
             accounts: args.accounts,

@@ -602,6 +602,44 @@ mod tests {
     }
 
     #[test]
+    fn generate_refuses_names_that_leave_its_output() {
+        let err = |args: &[&str]| {
+            let mut full = vec!["trailproof", "generate", "--out", "dir"];
+            full.extend_from_slice(args);
+            let cli = Cli::try_parse_from(&full).unwrap();
+            crate::commands::Invocation::try_from(cli.command)
+                .expect_err(&format!("{full:?} should fail"))
+                .to_string()
+        };
+        for (flag, value) in [
+            ("--prefix", "../x"),
+            ("--prefix", "/abs"),
+            ("--prefix", "a//b"),
+            ("--prefix", "a/./b"),
+            ("--trail-name", "a/../../x"),
+            ("--org-id", "o-../x"),
+            ("--accounts", "../../etc"),
+        ] {
+            let e = err(&[flag, value]);
+            assert!(e.contains("is not"), "{flag} {value}: {e}");
+        }
+        let ok = Cli::try_parse_from([
+            "trailproof",
+            "generate",
+            "--out",
+            "dir",
+            "--prefix",
+            "audit/logs",
+            "--org-id",
+            "o-abcdef1234",
+            "--trail-name",
+            "org.trail_1",
+        ])
+        .unwrap();
+        assert!(crate::commands::Invocation::try_from(ok.command).is_ok());
+    }
+
+    #[test]
     fn max_delivery_age() {
         assert_eq!(
             check(&["--max-delivery-age", "3d"])

@@ -5,6 +5,7 @@ use crate::aws::AwsSettings;
 use crate::error::Result;
 use crate::pipeline::Options;
 use crate::report::Format;
+use crate::report::staging::Staging;
 use crate::report::summary::{ScanView, Summary};
 use crate::source::Source;
 
@@ -31,13 +32,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
         aws,
         parameters,
     } = config;
+    let dir = pipeline.out_dir.clone();
+    let staging = Staging::begin(&dir)?;
+    pipeline.out_dir = staging.path().to_owned();
     let (s3, clients) = super::clients(&source, &aws).await;
     pipeline.integrity = Some(
         digests
             .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)
             .await?,
     );
-    let dir = pipeline.out_dir.clone();
     let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
     let code = outcome.evidence.exit_code();
     let summary = Summary::new(
@@ -48,7 +51,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         parameters,
         None,
     );
-    summary.write(&dir)?;
+    summary.write(staging.path())?;
+    staging.commit()?;
     let view = ScanView {
         outcome: &outcome,
         summary: &summary,

@@ -5,6 +5,7 @@ use crate::check::Verdict;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::Options;
 use crate::report::check::CheckView;
+use crate::report::staging::Staging;
 use crate::report::summary::{Summary, VerifyView};
 use crate::source::Source;
 
@@ -39,6 +40,9 @@ pub async fn run(config: Config) -> Result<Outcome> {
         accounts,
         parameters,
     } = config;
+    let dir = pipeline.out_dir.clone();
+    let staging = Staging::begin(&dir)?;
+    pipeline.out_dir = staging.path().to_owned();
     let sdk = crate::aws::sdk_config(&check.aws).await;
     let clients = CheckClients::from_sdk_config(&sdk);
     let (facts, eval) = crate::check::run(&clients, &check.options).await;
@@ -49,8 +53,6 @@ pub async fn run(config: Config) -> Result<Outcome> {
     };
     let report = serde_json::to_value(view.report())
         .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode the check report", e))?;
-    let dir = pipeline.out_dir.clone();
-    crate::report::create_dir(&dir)?;
     let source = eval.log_sources.first();
     let bucket = bucket.or_else(|| source.and_then(|s| s.bucket.clone()));
     let outcome = match bucket.filter(|_| eval.verdict != Verdict::Error) {
@@ -99,7 +101,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         parameters,
         Some(report),
     );
-    summary.write(&dir)?;
+    summary.write(staging.path())?;
+    staging.commit()?;
     let result = VerifyView {
         check: view,
         outcome: outcome.as_ref(),

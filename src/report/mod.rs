@@ -1,10 +1,11 @@
 //! Every output: the Parquet tables ([`parquet`]), `summary.json` ([`summary`]), the text
 //! summaries ([`text`]), `validate.json` ([`validate`]) and the check report ([`check`]);
-//! the outcome of a log-phase run they are made from ([`RunOutcome`]); and the one place an
-//! output format is chosen ([`print`]).
+//! the outcome of a log-phase run they are made from ([`RunOutcome`]); the evidence directory,
+//! all or nothing ([`staging`]); and the one place an output format is chosen ([`print`]).
 
 pub mod check;
 pub mod parquet;
+pub mod staging;
 pub mod summary;
 pub mod text;
 pub mod validate;

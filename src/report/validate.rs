@@ -63,8 +63,9 @@ impl<'a> ValidateReport<'a> {
         }
     }
 
-    pub fn write(&self) -> Result<()> {
-        super::write_json(self.dir, "validate.json", self)
+    /// Writes `validate.json` into `dir` (the run's staging directory).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        super::write_json(dir, "validate.json", self)
     }
 }
 
