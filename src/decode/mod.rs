@@ -5,7 +5,9 @@
 //! are ignored; a missing optional field stays `None` and is counted as unknown downstream,
 //! never guessed.
 
+pub mod budget;
 pub mod extract;
+mod fallback;
 pub mod inflate;
 mod record;
 
@@ -67,18 +69,25 @@ struct Envelope<'a> {
 ///
 /// Measured here (`cargo bench --bench pipeline`, one thread, real invictus records): the
 /// extractor 1.23 GiB/s, simd-json 922-945 MiB/s, sonic-rs 875 MiB/s (measured, then removed
-/// to keep the tree lean), serde_json 674-727 MiB/s. The extractor is the default, simd-json its
-/// fallback; serde_json stays as a reference.
+/// to keep the tree lean), serde_json 674-727 MiB/s. The extractor is the default; its
+/// fallback is serde_json streaming the records (no tape: simd-json's needed about seventeen
+/// times the input for a document of numbers, which no memory budget can hold). simd-json
+/// stays as a reference for the benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parser {
     /// [`extract`]: reads only the wanted fields, skipping the rest; falls back to
-    /// simd-json for any document it declines (escaped wanted strings, malformed input).
+    /// [`Parser::SerdeJson`] for any document it declines (escaped wanted strings, malformed
+    /// input).
     Extract,
-    /// simd-json's serde front end (rewrites the buffer in place to unescape).
+    /// simd-json's serde front end (rewrites the buffer in place to unescape); a reference.
     SimdJson,
-    /// serde_json.
+    /// serde_json, records streamed to the visitor one at a time.
     SerdeJson,
 }
+
+/// A worker keeps a buffer this large between objects; a larger one is freed when its object
+/// is done, so only the budget, not the largest object ever met, bounds what stays allocated.
+const KEEP_BYTES: usize = 8 << 20;
 
 /// A per-worker decoder that owns and reuses its buffers.
 pub struct Decoder {
@@ -88,6 +97,9 @@ pub struct Decoder {
     inflater: inflate::GzipInflater,
     max_decompressed: usize,
     parser: Parser,
+    /// Shared by the workers: the decompressed bytes of the object at hand are taken from it.
+    budget: Option<std::sync::Arc<budget::Budget>>,
+    grant: Option<budget::Grant>,
 }
 
 impl Decoder {
@@ -105,6 +117,50 @@ impl Decoder {
             inflater: inflate::GzipInflater::new(),
             max_decompressed,
             parser,
+            budget: None,
+            grant: None,
+        }
+    }
+
+    /// Takes every object's decompressed bytes from `budget` (shared by the workers) before
+    /// they are allocated, and gives them back in [`Decoder::release`].
+    pub fn with_budget(mut self, budget: std::sync::Arc<budget::Budget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Done with the object: its grant goes back to the budget, and a buffer larger than
+    /// [`KEEP_BYTES`] is freed.
+    pub fn release(&mut self) {
+        self.grant = None;
+        self.len = 0;
+        if self.buf.capacity() > KEEP_BYTES {
+            self.buf = Vec::new();
+        }
+        if self.parser == Parser::SimdJson {
+            self.buffers = simd_json::Buffers::default();
+        }
+    }
+
+    /// Takes `bytes` from the budget (blocking until they fit); too large when they never can.
+    fn reserve(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        let Some(b) = &self.budget else {
+            return Ok(());
+        };
+        // What this worker keeps between objects is part of the fixed margin.
+        let need = bytes.saturating_sub(KEEP_BYTES) as u64;
+        match b.acquire(need) {
+            Some(g) => {
+                self.grant = Some(g);
+                Ok(())
+            }
+            None => Err(DecodeError::new(
+                DecodeErrorCode::TooLarge,
+                format!(
+                    "inflates to {bytes} bytes, more than the {}-byte in-flight budget",
+                    b.total()
+                ),
+            )),
         }
     }
 
@@ -124,7 +180,7 @@ impl Decoder {
     /// [`DecodeErrorCode::TrailingData`]: CloudTrail writes one member, and `validate-logs`
     /// rejects anything appended (aws/aws-cli#10324).
     pub fn inflate(&mut self, raw: &[u8], gzip: bool) -> Result<usize, DecodeError> {
-        self.len = 0;
+        self.release();
         if !gzip {
             if raw.len() > self.max_decompressed {
                 return Err(DecodeError::new(
@@ -136,7 +192,9 @@ impl Decoder {
                     ),
                 ));
             }
+            self.reserve(raw.len())?;
             self.buf.clear();
+            self.buf.reserve_exact(raw.len());
             self.buf.extend_from_slice(raw);
             self.len = raw.len();
             return Ok(self.len);
@@ -153,7 +211,10 @@ impl Decoder {
             // Trust ISIZE only within the cap and within DEFLATE's maximum ratio (~1032:1), so a
             // forged trailer cannot make every worker allocate the whole cap.
             if size <= self.max_decompressed && size <= raw.len().saturating_mul(1032) {
+                self.reserve(size)?;
                 if self.buf.len() < size {
+                    // Exactly: amortized growth could double past what was reserved.
+                    self.buf.reserve_exact(size - self.buf.len());
                     self.buf.resize(size, 0);
                 }
                 // libdeflate checks the member's CRC32 and ISIZE and says where it ended.
@@ -165,26 +226,50 @@ impl Decoder {
                 }
             }
         }
+        // The streaming decoder may inflate up to the cap: the budget is reserved whole (this
+        // path is for damaged or unusual objects), and the buffer grows geometrically, never
+        // past the cap, so a stream that stops early allocates little.
+        self.grant = None;
+        self.reserve(self.max_decompressed)?;
         self.buf.clear();
-        let limit = self.max_decompressed as u64 + 1;
+        let limit = self.max_decompressed + 1;
         // One member, as CloudTrail writes; what follows it is checked below.
         #[allow(clippy::disallowed_types)]
-        let mut reader = flate2::bufread::GzDecoder::new(raw).take(limit);
-        match reader.read_to_end(&mut self.buf) {
-            Ok(_) if self.buf.len() as u64 >= limit => Err(DecodeError::new(
-                DecodeErrorCode::TooLarge,
-                format!("inflates beyond the {}-byte cap", self.max_decompressed),
-            )),
-            Ok(n) => {
-                self.len = n;
-                let rest = reader.into_inner().into_inner().len();
-                self.whole(raw, raw.len() - rest)
+        let mut reader = flate2::bufread::GzDecoder::new(raw);
+        let mut n = 0;
+        loop {
+            if n == self.buf.len() {
+                let grow = self.buf.len().max(64 << 10).min(limit - n);
+                if grow == 0 {
+                    return Err(DecodeError::new(
+                        DecodeErrorCode::TooLarge,
+                        format!("inflates beyond the {}-byte cap", self.max_decompressed),
+                    ));
+                }
+                self.buf.reserve_exact(grow);
+                self.buf.resize(n + grow, 0);
             }
-            Err(e) => Err(DecodeError::new(
-                DecodeErrorCode::InvalidGzip,
-                e.to_string(),
-            )),
+            match reader.read(&mut self.buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(DecodeError::new(
+                        DecodeErrorCode::InvalidGzip,
+                        e.to_string(),
+                    ));
+                }
+            }
         }
+        self.buf.truncate(n);
+        self.len = n;
+        let rest = reader.into_inner().len();
+        // Keep only what was inflated, and give the rest back.
+        self.buf.shrink_to(n);
+        if let Some(g) = &mut self.grant {
+            g.shrink_to(n.saturating_sub(KEEP_BYTES) as u64);
+        }
+        self.whole(raw, raw.len() - rest)
     }
 
     /// Ok when the member used all of `raw`.
@@ -212,14 +297,13 @@ impl Decoder {
             return Ok(n);
         }
         let data = &mut self.buf[..self.len];
-        let envelope: Result<Envelope<'_>, String> = match self.parser {
-            Parser::SimdJson | Parser::Extract => {
-                simd_json::serde::from_slice_with_buffers(data, &mut self.buffers)
-                    .map_err(|e| e.to_string())
-            }
-            Parser::SerdeJson => serde_json::from_slice(data).map_err(|e| e.to_string()),
-        };
-        let envelope = envelope.map_err(|e| DecodeError::new(DecodeErrorCode::InvalidJson, e))?;
+        if self.parser != Parser::SimdJson {
+            return fallback::parse(data, &mut visit)
+                .map_err(|e| DecodeError::new(DecodeErrorCode::InvalidJson, e));
+        }
+        let envelope: Envelope<'_> =
+            simd_json::serde::from_slice_with_buffers(data, &mut self.buffers)
+                .map_err(|e| DecodeError::new(DecodeErrorCode::InvalidJson, e.to_string()))?;
         for r in &envelope.records {
             visit(r);
         }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::aws::{ApiFailure, CheckClients};
 use crate::coverage::{Gap, GapKind};
 use crate::decode::Decoder;
+use crate::decode::budget::Budget;
 use crate::error::{Error, ErrorKind, Result};
 use crate::source::layout::{ObjectKind, parse_key};
 use crate::source::{Layout, Planned, Scope, Source, Store};
@@ -106,6 +107,13 @@ const DUE_AFTER_S: i64 = 75 * 60;
 
 /// A digest inflates to a few kilobytes per listed log file; more than this is not a digest.
 pub const MAX_DIGEST_DECOMPRESSED: usize = 64 << 20;
+
+/// A stored digest is at most this large (an hour of one region's log files, gzipped, is a
+/// few megabytes); a larger object under a digest key is `too_large`, never downloaded.
+pub const MAX_DIGEST_OBJECT: u64 = 16 << 20;
+
+/// Digests read at once per chain.
+const DIGEST_READS: usize = 4;
 
 impl Integrity {
     /// Digests are off.
@@ -224,27 +232,36 @@ impl Integrity {
     }
 }
 
-/// Reads one digest: capped, inflated, with its signature metadata.
+/// Reads one digest: capped, inflated on a blocking thread under the shared budget, with its
+/// signature metadata.
 async fn read_digest(
     store: &Store,
     key: &str,
     opts: &IntegrityOptions,
+    budget: &Arc<Budget>,
 ) -> std::result::Result<DigestContent, ReadFailure> {
     let object = store
-        .get(key, opts.max_object_bytes)
+        .get(key, opts.max_object_bytes.min(MAX_DIGEST_OBJECT))
         .await
         .map_err(|e| ReadFailure {
             status: e.status.into(),
             error: e.error,
         })?;
-    let mut d = Decoder::new(opts.max_decompressed);
-    d.inflate(&object.bytes, true).map_err(|e| ReadFailure {
-        status: e.code.as_str().into(),
-        error: e.message,
-    })?;
+    let (max, budget, bytes) = (opts.max_decompressed, budget.clone(), object.bytes.clone());
+    let inflated = tokio::task::spawn_blocking(move || {
+        let mut d = Decoder::new(max).with_budget(budget);
+        d.inflate(&bytes, true)
+            .map(|_| d.decompressed().to_vec())
+            .map_err(|e| ReadFailure {
+                status: e.code.as_str().into(),
+                error: e.message,
+            })
+    })
+    .await
+    .expect("digest inflater panicked")?;
     let meta = &object.metadata;
     Ok(DigestContent {
-        inflated: d.decompressed().to_vec(),
+        inflated,
         signature: meta.get("signature").cloned(),
         signature_algorithm: meta.get("signature-algorithm").cloned(),
         backfill_generated: meta.get("backfill-generation-timestamp").cloned(),
@@ -299,8 +316,10 @@ pub async fn collect(
     }
     let mut tasks = tokio::task::JoinSet::new();
     let chains_limit = Arc::new(tokio::sync::Semaphore::new(4));
+    // Inflated digests in memory at once, across the chains.
+    let budget = Budget::new(opts.max_decompressed as u64);
     for (account, region) in pairs {
-        let store = store.clone();
+        let (store, budget) = (store.clone(), budget.clone());
         let ring = rings.get(&region).cloned().unwrap_or(Err("no keys".into()));
         let plan: Vec<Planned> = layout
             .plan(
@@ -315,7 +334,7 @@ pub async fn collect(
         let limit = chains_limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let read = read_chain(&store, &plan, &account, &region, range, &opts).await?;
+            let read = read_chain(&store, &plan, &account, &region, range, &opts, &budget).await?;
             let window = opts.window.or_observed(|| {
                 let s = read.iter().map(|r| r.stamp - 3_600).min().unwrap_or(0);
                 let e = read.iter().map(|r| r.stamp).max().unwrap_or(0);
@@ -394,6 +413,7 @@ fn key_info(source: &str, k: &PublicKey) -> KeyInfo {
 }
 
 /// Lists and reads one (account, region)'s digests with stamps in `range`.
+#[allow(clippy::too_many_arguments)]
 async fn read_chain(
     store: &Store,
     plan: &[Planned],
@@ -401,6 +421,7 @@ async fn read_chain(
     region: &str,
     range: Option<(i64, i64)>,
     opts: &IntegrityOptions,
+    budget: &Arc<Budget>,
 ) -> Result<Vec<ReadDigest>> {
     let mut keys = Vec::new();
     for p in plan {
@@ -428,21 +449,22 @@ async fn read_chain(
             keys.push((key.clone(), k.delivered_at, k.backfill));
         }
     }
-    Ok(read_all(store, keys, opts).await)
+    Ok(read_all(store, keys, opts, budget).await)
 }
 
-/// Reads the digests, eight at a time.
+/// Reads the digests, a few at a time.
 async fn read_all(
     store: &Store,
     keys: Vec<(String, i64, bool)>,
     opts: &IntegrityOptions,
+    budget: &Arc<Budget>,
 ) -> Vec<ReadDigest> {
     let bucket = store.bucket().to_owned();
     let mut out = Vec::with_capacity(keys.len());
-    for batch in keys.chunks(8) {
+    for batch in keys.chunks(DIGEST_READS) {
         let reads = batch
             .iter()
-            .map(|(key, _, _)| read_digest(store, key, opts));
+            .map(|(key, _, _)| read_digest(store, key, opts, budget));
         let results = join_all(reads).await;
         for ((key, stamp, backfill), content) in batch.iter().zip(results) {
             out.push(ReadDigest {

@@ -162,6 +162,8 @@ pub async fn run(
         events: events_tx,
         progress: progress.bar(),
         read_bytes,
+        decompressed: crate::decode::budget::Budget::new(opts.max_decompressed as u64),
+        compressed: crate::decode::budget::Budget::new(opts.max_in_flight_bytes),
     });
     let workers = opts.workers.max(1);
     let (tx, rx) = mpsc::channel::<worker::Job>(workers * 2);

@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::{Options, Stats};
 use crate::coverage::{Aggregate, FileContext, FileCounter, Gap, GapKind};
+use crate::decode::budget::Budget;
 use crate::decode::{DecodeErrorCode, Decoder};
 use crate::integrity::digest::LogStatus;
 use crate::report::parquet::{BATCH_ROWS, EventColumns, EventsBuilder, FileRow};
@@ -42,6 +43,11 @@ pub(super) struct Shared {
     pub(super) events: Option<Mutex<std::sync::mpsc::SyncSender<EventColumns>>>,
     pub(super) progress: indicatif::ProgressBar,
     pub(super) read_bytes: Arc<AtomicU64>,
+    /// Decompressed bytes in use across the workers (`--max-decompressed-mib`).
+    pub(super) decompressed: Arc<Budget>,
+    /// Bytes of local files read into memory across the workers (`--max-in-flight-mib`; S3
+    /// objects hold a permit of the fetcher's instead).
+    pub(super) compressed: Arc<Budget>,
 }
 
 pub(super) struct WorkerOut {
@@ -51,7 +57,8 @@ pub(super) struct WorkerOut {
 }
 
 pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut {
-    let mut decoder = Decoder::new(shared.opts.max_decompressed);
+    let mut decoder =
+        Decoder::new(shared.opts.max_decompressed).with_budget(shared.decompressed.clone());
     let mut counter = FileCounter::new(shared.count_window, shared.opts.late_threshold_s);
     let mut out = WorkerOut {
         agg: Aggregate::default(),
@@ -75,6 +82,11 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -
             &mut out,
             events.as_mut(),
         );
+        // The object's buffers go back to the budgets before the next one is taken.
+        decoder.release();
+        if raw.capacity() > 8 << 20 {
+            raw = Vec::new();
+        }
         if let Some(st) = row.digest_status {
             *out.stats.log_files_by_digest_status.entry(st).or_default() += 1;
         }
@@ -128,6 +140,9 @@ fn process(
     out: &mut WorkerOut,
     events: Option<&mut EventsBuilder>,
 ) -> FileRow {
+    // Held while the local file's bytes are in `raw`.
+    let mut compressed_grant = None;
+    let compressed_grant = &mut compressed_grant;
     let mut row = FileRow {
         key: job.key.clone(),
         account_id: None,
@@ -224,8 +239,22 @@ fn process(
             return row;
         }
         Body::Bytes(b) => b,
-        Body::Path(p) => match read_capped(p, shared.opts.max_object_bytes, raw) {
-            Ok(()) => raw,
+        Body::Path(p) => match shared
+            .compressed
+            .acquire(
+                job.size
+                    .min(shared.opts.max_object_bytes)
+                    .min(shared.compressed.total()),
+            )
+            .ok_or_else(|| ReadError::too_large(job.size, shared.compressed.total()))
+            .and_then(|grant| {
+                read_capped(p, shared.opts.max_object_bytes, raw)?;
+                Ok(grant)
+            }) {
+            Ok(grant) => {
+                *compressed_grant = Some(grant);
+                raw
+            }
             Err(e) => {
                 unread(&mut row);
                 fail(&mut row, out, e.status, e.error);

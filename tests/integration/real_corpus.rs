@@ -12,6 +12,11 @@ fn corpus() -> PathBuf {
 
 /// Runs the binary and returns (exit code, peak RSS in bytes) from `wait4`, which also reaps
 /// the child.
+///
+/// The child is spawned with `posix_spawn` (a vfork), and at its exec the kernel records the
+/// parent's peak RSS in the child's `ru_maxrss`: the figure is the larger of this test
+/// process's peak and the child's. As a bound it is sound (the child's peak is at most it);
+/// tests that measure keep their own allocations small (they write large inputs streaming).
 #[allow(unsafe_code, clippy::zombie_processes)]
 pub fn run_measured(args: &[&str]) -> (i32, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_trailproof"))
