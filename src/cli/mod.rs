@@ -169,7 +169,7 @@ pub struct PipelineArgs {
     )]
     pub fetch_concurrency: usize,
 
-    /// Bytes of fetched objects held in memory at once, in MiB.
+    /// Bytes of fetched (S3) or read (local) objects held in memory at once, in MiB.
     #[arg(
         long,
         value_name = "MIB",
@@ -187,7 +187,8 @@ pub struct PipelineArgs {
     )]
     pub max_object_mib: u64,
 
-    /// Objects that inflate beyond this (MiB) are rejected: `too_large`.
+    /// Objects that inflate beyond this (MiB) are rejected (`too_large`); it is also the budget
+    /// of decompressed bytes all workers hold at once, so peak memory does not grow with them.
     #[arg(
         long,
         value_name = "MIB",
