@@ -436,6 +436,33 @@ mod tests {
         assert!("s3://".parse::<Source>().is_err());
     }
 
+    #[test]
+    fn read_errors_keep_their_kind() {
+        let p = std::path::Path::new("k");
+        let status = |e: std::io::Error| ReadError::from_io(p, &e).status;
+        assert_eq!(status(std::io::Error::from_raw_os_error(5)), "read_failed"); // EIO
+        assert_eq!(status(std::io::ErrorKind::NotFound.into()), "not_found");
+        assert_eq!(
+            status(std::io::ErrorKind::PermissionDenied.into()),
+            "access_denied"
+        );
+        let mut buf = Vec::new();
+        let fifo = tempfile::tempdir().unwrap();
+        let f = fifo.path().join("f");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&f)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Refused before it is opened: opening a FIFO for reading would block.
+        assert_eq!(
+            read_capped(&f, 10, &mut buf).unwrap_err().status,
+            "not_a_file"
+        );
+    }
+
     #[tokio::test]
     async fn a_local_store_lists_in_key_order_and_discovers_the_layout() {
         let dir = tempfile::tempdir().unwrap();
