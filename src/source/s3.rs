@@ -67,7 +67,8 @@ pub(super) async fn list(
 
 /// GETs one object with its user metadata; failures as `access_denied`, `not_found`,
 /// `too_large` (its `Content-Length` over `max_bytes`: the body is not read) or `fetch_failed`
-/// (after three attempts).
+/// (after five attempts: the SDK's retries stop at the response headers, so a body cut off
+/// mid-read is retried here).
 pub async fn fetch_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -75,7 +76,7 @@ pub async fn fetch_object(
     max_bytes: u64,
 ) -> Result<(bytes::Bytes, HashMap<String, String>), ReadError> {
     let mut last = String::new();
-    for attempt in 0..3u32 {
+    for attempt in 0..5u32 {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
@@ -88,7 +89,12 @@ pub async fn fetch_object(
                 let metadata = out.metadata.take().unwrap_or_default();
                 match out.body.collect().await {
                     Ok(data) => return Ok((data.into_bytes(), metadata)),
-                    Err(e) => last = format!("body read failed: {e}"),
+                    Err(e) => {
+                        last = format!(
+                            "body read failed: {}",
+                            aws_smithy_types::error::display::DisplayErrorContext(&e)
+                        )
+                    }
                 }
             }
             Err(e) => {
