@@ -62,6 +62,29 @@ async fn clients(
     }
 }
 
+/// The log phase over `source` into a staged evidence directory: clients, digests, the
+/// pipeline. Returns the staging (to write the summary into and commit) and the outcome.
+async fn log_phase(
+    source: &Source,
+    aws: &crate::aws::AwsSettings,
+    digests: &Digests,
+    mut pipeline: Options,
+) -> Result<(
+    crate::report::staging::Staging,
+    Arc<Integrity>,
+    crate::report::RunOutcome,
+)> {
+    let staging = crate::report::staging::Staging::begin(&pipeline.out_dir)?;
+    pipeline.out_dir = staging.path().to_owned();
+    let (s3, clients) = clients(source, aws).await;
+    let found = digests
+        .collect(source, s3.as_ref(), clients.as_ref(), &pipeline)
+        .await?;
+    pipeline.integrity = Some(found.clone());
+    let outcome = crate::pipeline::run(source, s3, pipeline).await?;
+    Ok((staging, found, outcome))
+}
+
 /// How digests take part in a run, as asked for.
 #[derive(Debug, Clone)]
 pub struct Digests {

@@ -5,7 +5,6 @@ use crate::aws::AwsSettings;
 use crate::error::Result;
 use crate::pipeline::Options;
 use crate::report::Format;
-use crate::report::staging::Staging;
 use crate::report::summary::{ScanView, Summary};
 use crate::source::Source;
 
@@ -27,21 +26,13 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let Config {
         source,
         format,
-        mut pipeline,
+        pipeline,
         digests,
         aws,
         parameters,
     } = config;
     let dir = pipeline.out_dir.clone();
-    let staging = Staging::begin(&dir)?;
-    pipeline.out_dir = staging.path().to_owned();
-    let (s3, clients) = super::clients(&source, &aws).await;
-    pipeline.integrity = Some(
-        digests
-            .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)
-            .await?,
-    );
-    let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
+    let (staging, _, outcome) = super::log_phase(&source, &aws, &digests, pipeline).await?;
     let code = outcome.evidence.exit_code();
     let summary = Summary::new(
         "scan",

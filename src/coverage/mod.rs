@@ -194,14 +194,16 @@ mod tests {
             ],
         );
         let e = exp(&["eu-west-1", "us-east-1"], 6);
-        let failed = Gap::new(
-            "111122223333",
-            "eu-west-1",
-            GapKind::ListFailed,
-            (H0, H0 + 6 * 3_600),
-            "listing failed",
-        );
-        let (gaps, results) = evaluate(&agg, &e, vec![failed]);
+        let failed = || {
+            Gap::new(
+                "111122223333",
+                "eu-west-1",
+                GapKind::ListFailed,
+                (H0, H0 + 6 * 3_600),
+                "listing failed",
+            )
+        };
+        let (gaps, results) = evaluate(&agg, &e, vec![failed()]);
         let eu: Vec<&str> = gaps
             .iter()
             .filter(|g| g.region == "eu-west-1")
@@ -218,14 +220,8 @@ mod tests {
             max_silence_hours: None,
             ..e
         };
-        let failed = Gap::new(
-            "111122223333",
-            "eu-west-1",
-            GapKind::ListFailed,
-            (H0, H0 + 6 * 3_600),
-            "listing failed",
-        );
-        let (gaps, results) = evaluate(&agg, &e, vec![failed]);
+
+        let (gaps, results) = evaluate(&agg, &e, vec![failed()]);
         assert_eq!(
             Evidence::of(&results, &gaps),
             Evidence::Unknown,

@@ -632,17 +632,14 @@ fn the_evidence_directory_is_all_or_nothing() {
         .open(t.path().join(".out.lock"))
         .unwrap();
     lock.try_lock().unwrap();
-    let res = bin()
-        .args([
-            "scan",
-            root.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--digests",
-            "off",
-        ])
-        .output()
-        .unwrap();
+    let scan_into = |dir: &Path| {
+        bin()
+            .args(["scan", root.to_str().unwrap(), "--digests", "off", "--out"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let res = scan_into(&out);
     assert_eq!(res.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&res.stderr).contains("another run"));
     drop(lock);
@@ -650,17 +647,7 @@ fn the_evidence_directory_is_all_or_nothing() {
     let mine = t.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("notes.txt"), "keep").unwrap();
-    let res = bin()
-        .args([
-            "scan",
-            root.to_str().unwrap(),
-            "--out",
-            mine.to_str().unwrap(),
-            "--digests",
-            "off",
-        ])
-        .output()
-        .unwrap();
+    let res = scan_into(&mine);
     assert_eq!(res.status.code(), Some(2));
     assert_eq!(
         std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
