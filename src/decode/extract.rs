@@ -334,9 +334,9 @@ impl<'a> Cursor<'a> {
 }
 
 /// RFC 8259: `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
-/// A JSON number the full parser also accepts: the grammar, and a value simd-json represents
-/// (an integer within `i64::MIN..=u64::MAX`; a float that does not overflow). Anything at or
-/// near those limits is declined, so the full parser decides: the two never disagree.
+/// A JSON number read alike by every full parser: the grammar, and a value each represents
+/// (an integer within `i64::MIN..=u64::MAX`; a float well inside `f64`). Anything at or near
+/// those limits is declined, so the full parser decides: the two never disagree.
 fn is_number(t: &[u8]) -> bool {
     is_number_syntax(t) && number_in_range(t)
 }
@@ -582,7 +582,7 @@ mod tests {
         for doc in &docs {
             let (full, fast) = both(doc);
             if let Ok(fast) = fast {
-                assert_eq!(fast, full, "extractor and simd-json disagree");
+                assert_eq!(fast, full, "extractor and the fallback parser disagree");
                 accepted += 1;
                 records += fast.len();
             }
