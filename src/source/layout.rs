@@ -70,14 +70,13 @@ fn num(s: &str) -> i64 {
     s.bytes().fold(0, |acc, b| acc * 10 + (b - b'0') as i64)
 }
 
-/// Parses `YYYYMMDDTHHmmZ` (logs) or `YYYYMMDDTHHMMSSZ` (digests) into epoch seconds.
-fn parse_stamp(s: &str) -> Option<i64> {
+/// Parses `YYYYMMDDTHHmmZ` (logs and Insight files, `with_seconds` false) or
+/// `YYYYMMDDTHHMMSSZ` (digests) into epoch seconds; nothing else.
+fn parse_stamp(s: &str, with_seconds: bool) -> Option<i64> {
     let b = s.as_bytes();
-    let with_seconds = match b.len() {
-        14 => false,
-        16 => true,
-        _ => return None,
-    };
+    if b.len() != if with_seconds { 16 } else { 14 } {
+        return None;
+    }
     if b[8] != b'T' || *b.last()? != b'Z' {
         return None;
     }
@@ -89,7 +88,13 @@ fn parse_stamp(s: &str) -> Option<i64> {
     let (y, m, d) = (num(&date[..4]), num(&date[4..6]), num(&date[6..8]));
     let (hh, mm) = (num(&time[..2]), num(&time[2..4]));
     let ss = if with_seconds { num(&time[4..6]) } else { 0 };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    if !(1..=12).contains(&m)
+        || d < 1
+        || d > crate::time::days_in_month(y, m as u32)
+        || hh > 23
+        || mm > 59
+        || ss > 60
+    {
         return None;
     }
     Some(days_from_civil(y, m as u32, d as u32) * 86_400 + hh * 3_600 + mm * 60 + ss)
@@ -146,7 +151,7 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
         return Err(NotCloudTrail::BadName("date folders are not YYYY/MM/DD"));
     }
     let (m, d) = (num(mm), num(dd));
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(1..=12).contains(&m) || d < 1 || d > crate::time::days_in_month(num(yyyy), m as u32) {
         return Err(NotCloudTrail::BadName("date folders are not a date"));
     }
     let day = days_from_civil(num(yyyy), m as u32, d as u32);
@@ -191,8 +196,8 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
             if uniq.is_empty() || !uniq.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(NotCloudTrail::BadName("unique suffix is not alphanumeric"));
             }
-            parsed.delivered_at =
-                parse_stamp(stamp).ok_or(NotCloudTrail::BadName("bad YYYYMMDDTHHmmZ stamp"))?;
+            parsed.delivered_at = parse_stamp(stamp, false)
+                .ok_or(NotCloudTrail::BadName("bad YYYYMMDDTHHmmZ stamp"))?;
         }
         ObjectKind::Digest => {
             // TRAIL_HOME_YYYYMMDDTHHMMSSZ[_backfill]; the trail name may contain `_`.
@@ -206,8 +211,8 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
             let (front, stamp) = rest
                 .rsplit_once('_')
                 .ok_or(NotCloudTrail::BadName("no digest stamp"))?;
-            parsed.delivered_at =
-                parse_stamp(stamp).ok_or(NotCloudTrail::BadName("bad YYYYMMDDTHHMMSSZ stamp"))?;
+            parsed.delivered_at = parse_stamp(stamp, true)
+                .ok_or(NotCloudTrail::BadName("bad YYYYMMDDTHHMMSSZ stamp"))?;
             let (trail, home) = front
                 .rsplit_once('_')
                 .ok_or(NotCloudTrail::BadName("no home region"))?;
@@ -217,6 +222,13 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
             parsed.trail_name = Some(trail);
             parsed.home_region = Some(home);
         }
+    }
+    // CloudTrail files an object under the day of its stamp: a name that says otherwise was
+    // not written by CloudTrail (or was moved).
+    if parsed.delivered_at.div_euclid(86_400) != day {
+        return Err(NotCloudTrail::BadName(
+            "the date folders are not the day of the name's stamp",
+        ));
     }
     Ok(parsed)
 }
@@ -301,6 +313,39 @@ pub fn object_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_cloudtrail_never_writes_are_not_its_keys() {
+        let a = "111122223333";
+        for (key, why) in [
+            (
+                format!(
+                    "AWSLogs/{a}/CloudTrail/us-east-1/2026/01/01/{a}_CloudTrail_us-east-1_19990101T0000Z_abc.json.gz"
+                ),
+                "the date folders are not the day of the name's stamp",
+            ),
+            (
+                format!(
+                    "AWSLogs/{a}/CloudTrail/us-east-1/2026/02/31/{a}_CloudTrail_us-east-1_20260231T0000Z_abc.json.gz"
+                ),
+                "date folders are not a date",
+            ),
+            (
+                format!(
+                    "AWSLogs/{a}/CloudTrail/us-east-1/2020/08/28/{a}_CloudTrail_us-east-1_20200828T220732Z_abc.json.gz"
+                ),
+                "bad YYYYMMDDTHHmmZ stamp",
+            ),
+            (
+                format!(
+                    "AWSLogs/{a}/CloudTrail-Digest/us-east-1/2020/08/28/{a}_CloudTrail-Digest_us-east-1_t_us-east-1_20200828T2207Z.json.gz"
+                ),
+                "bad YYYYMMDDTHHMMSSZ stamp",
+            ),
+        ] {
+            assert_eq!(parse_key(&key), Err(NotCloudTrail::BadName(why)), "{key}");
+        }
+    }
 
     const DAY_2023_07_10: i64 = 19_548;
 
