@@ -1,0 +1,50 @@
+//! The field extractor against the full parser (simd-json through `Decoder::parse`).
+//!
+//! The extractor may decline anything (`Err(Unsupported)`), but whenever it accepts a document
+//! the full parser must accept it too and read exactly the same records: the extractor never
+//! accepts what the full parser rejects, nor reads different values (`src/decode/extract.rs`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use trailproof::decode::{Decoder, Parser, Record, extract};
+
+fn show(r: &Record<'_>) -> String {
+    format!("{r:?}")
+}
+
+fuzz_target!(|doc: &[u8]| {
+    let mut fast = Vec::new();
+    let accepted = extract::extract(doc, |r| fast.push(show(r)));
+
+    let mut full = Vec::new();
+    let mut d = Decoder::with_parser(1 << 30, Parser::SimdJson);
+    assert_eq!(d.inflate(doc, false).expect("no cap is hit"), doc.len());
+    let parsed = d.parse(|r| full.push(show(r)));
+
+    let Ok(n) = accepted else {
+        // Declined: nothing may have been visited.
+        assert!(
+            fast.is_empty(),
+            "the extractor visited records, then declined"
+        );
+        return;
+    };
+    assert_eq!(
+        n,
+        fast.len(),
+        "the extractor's count differs from its visits"
+    );
+    let full_n = match parsed {
+        Ok(n) => n,
+        Err(e) => panic!("the extractor accepted ({n} records) what simd-json rejects: {e}"),
+    };
+    assert_eq!(full_n, full.len());
+    assert_eq!(fast, full, "extractor and simd-json read different records");
+
+    // The default decoder (extractor first, simd-json as fallback) reads the same.
+    let mut default = Vec::new();
+    let mut d = Decoder::new(1 << 30);
+    d.inflate(doc, false).expect("no cap is hit");
+    assert_eq!(d.parse(|r| default.push(show(r))).ok(), Some(n));
+    assert_eq!(default, full);
+});
