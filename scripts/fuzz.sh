@@ -26,8 +26,9 @@ esac
 
 export CARGO_TERM_COLOR=never
 # The fuzz crate has its own target dir: never the main crate's (CI sets CARGO_TARGET_DIR).
+# FUZZ_TARGET_DIR moves it (CI keeps it in a cache beside the main crate's).
 unset CARGO_TARGET_DIR
-target_dir="$root/fuzz/target"
+target_dir="${FUZZ_TARGET_DIR:-$root/fuzz/target}"
 # Sixteen codegen units: the instrumented build of the whole dependency tree (AWS SDK,
 # arrow, parquet) is several times faster than with cargo-fuzz's default of one.
 build_flags=(--codegen-units 16 --target-dir "$target_dir")
