@@ -6,7 +6,8 @@
 #
 # First replays fuzz/regressions/TARGET/* (inputs that once failed), then fuzzes from the
 # committed seeds (fuzz/corpus/TARGET) plus the working corpus kept in
-# fuzz/target/corpus/TARGET. Exits non-zero if any target fails, naming the crash input.
+# fuzz/target/corpus/TARGET (or $FUZZ_TARGET_DIR/corpus/TARGET). Exits non-zero if any target
+# fails, naming the crash input.
 # Installs cargo-fuzz (and the nightly toolchain) if missing. Works from any directory.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,13 +21,14 @@ case "${1:-}" in
   *) seconds=$1; shift ;;
 esac
 case "${1:-}" in
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "fuzz.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
 export CARGO_TERM_COLOR=never
 # The fuzz crate has its own target dir: never the main crate's (CI sets CARGO_TARGET_DIR).
-# FUZZ_TARGET_DIR moves it (CI keeps it in a cache beside the main crate's).
+# FUZZ_TARGET_DIR moves it (and the working corpus) out of the tree, e.g. for CI, whose fresh
+# clone would otherwise rebuild from cold every run.
 unset CARGO_TARGET_DIR
 target_dir="${FUZZ_TARGET_DIR:-$root/fuzz/target}"
 # Sixteen codegen units: the instrumented build of the whole dependency tree (AWS SDK,
@@ -45,7 +47,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 start=$(date +%s)
-echo "fuzz: building the fuzz targets (nightly, fuzz/target)"
+echo "fuzz: building the fuzz targets (nightly, in $target_dir)"
 cargo +nightly fuzz build "${build_flags[@]}"
 echo "fuzz: built in $(( $(date +%s) - start )) s"
 
