@@ -223,9 +223,11 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
             parsed.home_region = Some(home);
         }
     }
-    // CloudTrail files an object under the day of its stamp: a name that says otherwise was
-    // not written by CloudTrail (or was moved).
-    if parsed.delivered_at.div_euclid(86_400) != day {
+    // CloudTrail files an object under the day of its stamp; the next day is tolerated (a name
+    // stamped in the last minute of a day, delivered after midnight). A name that says any
+    // other day was not written by CloudTrail, or was moved.
+    let stamp_day = parsed.delivered_at.div_euclid(86_400);
+    if day != stamp_day && day != stamp_day + 1 {
         return Err(NotCloudTrail::BadName(
             "the date folders are not the day of the name's stamp",
         ));
@@ -345,6 +347,11 @@ mod tests {
         ] {
             assert_eq!(parse_key(&key), Err(NotCloudTrail::BadName(why)), "{key}");
         }
+        // Stamped in the last minute of a day, filed under the next: tolerated.
+        let late = format!(
+            "AWSLogs/{a}/CloudTrail/us-east-1/2026/01/02/{a}_CloudTrail_us-east-1_20260101T2359Z_abc.json.gz"
+        );
+        assert!(parse_key(&late).is_ok());
     }
 
     const DAY_2023_07_10: i64 = 19_548;
