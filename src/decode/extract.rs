@@ -424,6 +424,14 @@ pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, 
                 } else {
                     loop {
                         records.push(c.record()?);
+                        // Records are gathered before the first visit (a decline then leaves
+                        // nothing visited); tiny records would make that list many times the
+                        // document, so past half its size the streaming fallback takes over.
+                        if records.len() > 64
+                            && records.len() * std::mem::size_of::<Record<'_>>() > doc.len() / 2
+                        {
+                            return Err(Unsupported);
+                        }
                         match c.peek()? {
                             b',' => c.i += 1,
                             b']' => {

@@ -100,6 +100,9 @@ pub struct Decoder {
     /// Shared by the workers: the decompressed bytes of the object at hand are taken from it.
     budget: Option<std::sync::Arc<budget::Budget>>,
     grant: Option<budget::Grant>,
+    /// Whether the grant also covers the extractor's list of records (at most half the
+    /// document): else the document goes straight to the streaming fallback.
+    extract_ok: bool,
 }
 
 impl Decoder {
@@ -119,6 +122,7 @@ impl Decoder {
             parser,
             budget: None,
             grant: None,
+            extract_ok: true,
         }
     }
 
@@ -142,13 +146,22 @@ impl Decoder {
         }
     }
 
-    /// Takes `bytes` from the budget (blocking until they fit); too large when they never can.
+    /// Takes `bytes` from the budget (blocking until they fit), and half as much again for the
+    /// extractor's records when that fits too; too large when `bytes` never can.
     fn reserve(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        self.extract_ok = true;
         let Some(b) = &self.budget else {
             return Ok(());
         };
         // What this worker keeps between objects is part of the fixed margin.
         let need = bytes.saturating_sub(KEEP_BYTES) as u64;
+        let with_records = need + bytes as u64 / 2;
+        let need = if self.parser == Parser::Extract && with_records <= b.total() {
+            with_records
+        } else {
+            self.extract_ok = false;
+            need
+        };
         match b.acquire(need) {
             Some(g) => {
                 self.grant = Some(g);
@@ -266,8 +279,9 @@ impl Decoder {
         let rest = reader.into_inner().len();
         // Keep only what was inflated, and give the rest back.
         self.buf.shrink_to(n);
+        let records = if self.extract_ok { n as u64 / 2 } else { 0 };
         if let Some(g) = &mut self.grant {
-            g.shrink_to(n.saturating_sub(KEEP_BYTES) as u64);
+            g.shrink_to(n.saturating_sub(KEEP_BYTES) as u64 + records);
         }
         self.whole(raw, raw.len() - rest)
     }
@@ -292,6 +306,7 @@ impl Decoder {
     /// Parses the inflated buffer and calls `visit` for every record.
     pub fn parse(&mut self, mut visit: impl FnMut(&Record<'_>)) -> Result<usize, DecodeError> {
         if self.parser == Parser::Extract
+            && self.extract_ok
             && let Ok(n) = extract::extract(&self.buf[..self.len], &mut visit)
         {
             return Ok(n);

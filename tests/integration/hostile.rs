@@ -186,6 +186,17 @@ fn bombs_stay_within_the_in_flight_budget() {
         &log_key("us-east-1", "20260101T0025Z", "numbersaaaaaaaaa"),
         chunks,
     );
+    // 12 MiB of empty records: gathered as records, that list would be ~80 times the
+    // document (a gigabyte); past half the document the streaming fallback takes over.
+    const TINY: usize = 4 << 20;
+    let chunks = std::iter::once(b"{\"Records\":[{}".to_vec())
+        .chain(std::iter::repeat_n(b",{}".repeat(TINY / 16), 16))
+        .chain(std::iter::once(b"]}".to_vec()));
+    put_gz(
+        &root,
+        &log_key("us-east-1", "20260101T0030Z", "tinyrecordsaaaaa"),
+        chunks,
+    );
     let out = t.path().join("out");
     let (code, peak) = run_measured(&[
         "scan",
@@ -209,8 +220,13 @@ fn bombs_stay_within_the_in_flight_budget() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let stats = &summary["outcome"]["stats"];
-    assert_eq!(stats["log_files_read"], 4, "{stats}");
-    assert_eq!(stats["events"], 4, "{stats}");
+    assert_eq!(stats["log_files_read"], 5, "{stats}");
+    assert_eq!(stats["events"], 4 + 1 + TINY as u64, "{stats}");
+    assert_eq!(
+        stats["events_bad_time"],
+        1 + TINY as u64,
+        "records without a time"
+    );
     // Budget 128 MiB decompressed + 16 MiB compressed + a fixed margin of 96 MiB (runtime,
     // Parquet writers, buffers each worker keeps). Without the budget three workers held
     // 300 MiB of bombs at once, and the fallback another gigabyte.
