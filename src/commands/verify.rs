@@ -102,7 +102,13 @@ pub async fn run(config: Config) -> Result<Outcome> {
         Some(report),
     );
     summary.write(staging.path())?;
-    staging.commit()?;
+    if outcome.is_none() && eval.verdict == Verdict::Error {
+        // Nothing could be evaluated (a transient failure, denied credentials): the previous
+        // evidence is not replaced by a directory that holds only this error.
+        drop(staging);
+    } else {
+        staging.commit()?;
+    }
     let result = VerifyView {
         check: view,
         outcome: outcome.as_ref(),

@@ -146,6 +146,9 @@ pub struct FileCounter {
     mismatched_claims: BTreeSet<String>,
     /// Events of the current file dated after its delivery.
     after_delivery: u64,
+    /// Events of the current file without a valid time, or outside the window.
+    bad_time: u64,
+    outside_window: u64,
     /// Events of the current file naming another recipient account, and the accounts named.
     other_recipients: (u64, BTreeSet<String>),
 }
@@ -158,19 +161,22 @@ impl FileCounter {
             late_threshold_s,
             mismatched_claims: BTreeSet::new(),
             after_delivery: 0,
+            bad_time: 0,
+            outside_window: 0,
             other_recipients: (0, BTreeSet::new()),
         }
     }
 
-    /// Counts one record of the current file.
-    pub fn event(&mut self, ctx: &FileContext<'_>, agg: &mut Aggregate, r: &Record<'_>) {
+    /// Counts one record of the current file (into the file's own counts: the aggregate gets
+    /// them at [`FileCounter::finish`], never from a file that fails midway).
+    pub fn event(&mut self, ctx: &FileContext<'_>, _agg: &mut Aggregate, r: &Record<'_>) {
         let Some(t) = r
             .event_time
             .as_deref()
             .and_then(parse_event_time)
             .filter(|t| *t >= CLOUDTRAIL_EPOCH)
         else {
-            agg.bad_time += 1;
+            self.bad_time += 1;
             return;
         };
         if t > ctx.delivered_at + FUTURE_ALLOWANCE_S {
@@ -178,7 +184,7 @@ impl FileCounter {
             return;
         }
         if t < self.window.0 || t >= self.window.1 {
-            agg.outside_window += 1;
+            self.outside_window += 1;
             return;
         }
         if let Some(recipient) = r.recipient_account_id.as_deref()
@@ -231,6 +237,8 @@ impl FileCounter {
             c.bytes = ctx.compressed_bytes;
             hours.entry(hour).or_default().merge(&c);
         }
+        agg.bad_time += std::mem::take(&mut self.bad_time);
+        agg.outside_window += std::mem::take(&mut self.outside_window);
         if self.other_recipients.0 > 0 {
             let (n, names) = std::mem::take(&mut self.other_recipients);
             let e = agg
@@ -264,6 +272,8 @@ impl FileCounter {
         self.scratch.clear();
         self.mismatched_claims.clear();
         self.after_delivery = 0;
+        self.bad_time = 0;
+        self.outside_window = 0;
         self.other_recipients = (0, BTreeSet::new());
     }
 }

@@ -362,10 +362,12 @@ pub fn evaluate(
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
             let unknown = cell.any_unknown();
             let count = mine.len() + earlier;
-            let status = if unknown {
-                RegionStatus::Unknown
-            } else if count > 0 {
+            // A definite gap stays a gap beside something unknown; unknown alone is unknown.
+            let definite = !mine.is_empty() || earlier > unknown_spans.len();
+            let status = if definite {
                 RegionStatus::Gap
+            } else if unknown {
+                RegionStatus::Unknown
             } else {
                 RegionStatus::Proven
             };

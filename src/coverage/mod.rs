@@ -230,6 +230,42 @@ mod tests {
     }
 
     #[test]
+    fn a_definite_gap_stays_a_gap_beside_something_unknown() {
+        let mut agg = Aggregate::default();
+        let t = crate::time::rfc3339(H0 + 60);
+        count(
+            &mut agg,
+            "us-east-1",
+            H0 + 600,
+            &[
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
+            ],
+        );
+        agg.unreadable(
+            "111122223333",
+            "us-east-1",
+            H0 + 3 * 3_600,
+            (H0, H0 + 6 * 3_600),
+        );
+        let tampered = Gap::of_object(
+            "111122223333",
+            "us-east-1",
+            H0 + 600,
+            GapKind::HashMismatch,
+            "x",
+        );
+        let e = Expectation {
+            max_silence_hours: None,
+            ..exp(&["us-east-1"], 6)
+        };
+        let (_, results) = evaluate(&agg, &e, vec![tampered]);
+        assert_eq!(results[0].status, RegionStatus::Gap);
+        let (_, results) = evaluate(&agg, &e, Vec::new());
+        assert_eq!(results[0].status, RegionStatus::Unknown);
+    }
+
+    #[test]
     fn events_dated_after_their_delivery_prove_nothing() {
         let mut agg = Aggregate::default();
         // A file delivered at 00:35 holding events of 02:00-03:00.

@@ -242,9 +242,10 @@ impl Decoder {
         // The streaming decoder may inflate up to the cap: the budget is reserved whole (this
         // path is for damaged or unusual objects), and the buffer grows geometrically, never
         // past the cap, so a stream that stops early allocates little.
+        // The fast path's buffer goes with its grant: nothing held is unaccounted.
         self.grant = None;
+        self.buf = Vec::new();
         self.reserve(self.max_decompressed)?;
-        self.buf.clear();
         let limit = self.max_decompressed + 1;
         // One member, as CloudTrail writes; what follows it is checked below.
         #[allow(clippy::disallowed_types)]

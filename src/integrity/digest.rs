@@ -366,7 +366,10 @@ fn parse_time(s: &str) -> Option<i64> {
     crate::time::parse_event_time(s)
 }
 
-/// The fields every digest holds (null where they do not apply), as awscli reads them.
+/// The fields every digest CloudTrail writes holds (null where they do not apply). awscli
+/// indexes six of them (the fingerprint, bucket, object, start and end times, and
+/// `previousDigestSignature`) and fails without them; a document lacking any of these is not
+/// one CloudTrail wrote either.
 const REQUIRED_FIELDS: [&str; 13] = [
     "awsAccountId",
     "digestStartTime",
@@ -753,10 +756,13 @@ fn verify_signature(
         );
         return;
     };
-    // A key signs only within its validity (what ListPublicKeys returns for a time range).
+    // A key signs only within its validity (what ListPublicKeys returns for a time range); a
+    // digest is signed shortly after its end, so an hour either side is allowed at rotations.
+    const SLACK_S: i64 = 3_600;
     let end = parse_time(&doc.digest_end_time);
     if let Some(end) = end
-        && (key.valid_from.is_some_and(|f| end < f) || key.valid_until.is_some_and(|u| end > u))
+        && (key.valid_from.is_some_and(|f| end < f - SLACK_S)
+            || key.valid_until.is_some_and(|u| end > u + SLACK_S))
     {
         d.problems.clear();
         invalidate(

@@ -316,7 +316,8 @@ pub async fn collect(
     }
     let mut tasks = tokio::task::JoinSet::new();
     let chains_limit = Arc::new(tokio::sync::Semaphore::new(4));
-    // Inflated digests in memory at once, across the chains.
+    // Digests being inflated at once, across the chains (what is kept after inflation is one
+    // chain's window of digests per chain task, four at a time).
     let budget = Budget::new(opts.max_decompressed as u64);
     for (account, region) in pairs {
         let (store, budget) = (store.clone(), budget.clone());

@@ -120,11 +120,15 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -
 
 /// Hands a worker's built event rows to the events writer.
 fn send_events(shared: &Shared, eb: &mut EventsBuilder) {
+    send_columns(shared, eb.finish());
+}
+
+fn send_columns(shared: &Shared, columns: EventColumns) {
     if let Some(tx) = &shared.events
         && tx
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .send(eb.finish())
+            .send(columns)
             .is_err()
     {
         tracing::error!("The events writer stopped; its error is reported at the end.");
@@ -337,11 +341,21 @@ fn process(
         return row;
     }
     let agg = &mut out.agg;
+    // Rows of `events.parquet` before this file: a parse that fails midway keeps none of its own.
+    let mark = events.as_ref().map(|eb| eb.len);
     let parsed = match events {
-        Some(eb) => decoder.parse(|r| {
-            counter.event(&ctx, agg, r);
-            eb.push(key.account, key.region, r);
-        }),
+        Some(eb) => {
+            let parsed = decoder.parse(|r| {
+                counter.event(&ctx, agg, r);
+                eb.push(key.account, key.region, r);
+            });
+            if parsed.is_err()
+                && let Some(kept) = eb.rollback_to(mark.unwrap_or(0))
+            {
+                send_columns(shared, kept);
+            }
+            parsed
+        }
         None => decoder.parse(|r| counter.event(&ctx, agg, r)),
     };
     match parsed {

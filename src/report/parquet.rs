@@ -569,6 +569,20 @@ impl EventsBuilder {
         self.len += 1;
     }
 
+    /// Drops the rows pushed after the first `len`: the builder is emptied, and the rows kept
+    /// are returned as a batch to write (none when there are none).
+    pub fn rollback_to(&mut self, len: usize) -> Option<EventColumns> {
+        if self.len <= len {
+            return None;
+        }
+        let cols = self.finish();
+        (len > 0).then(|| {
+            cols.into_iter()
+                .map(|(n, a)| (n, a.slice(0, len)))
+                .collect()
+        })
+    }
+
     /// Takes the rows built so far as columns in schema order.
     pub fn finish(&mut self) -> EventColumns {
         self.len = 0;

@@ -76,9 +76,35 @@ impl Staging {
         if let Ok(entries) = std::fs::read_dir(&parent) {
             let stale = format!(".{name}.tmp-");
             for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&stale) || e.path() == old {
+                let file = e.file_name().to_string_lossy().into_owned();
+                // Exactly `.NAME.tmp-PID-NANOS`: another target's staging never matches.
+                let ours = file.strip_prefix(&stale).is_some_and(|rest| {
+                    rest.split_once('-').is_some_and(|(a, b)| {
+                        !a.is_empty()
+                            && !b.is_empty()
+                            && a.bytes().all(|c| c.is_ascii_digit())
+                            && b.bytes().all(|c| c.is_ascii_digit())
+                    })
+                });
+                if ours || e.path() == old {
                     std::fs::remove_dir_all(e.path()).ok();
                 }
+            }
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(target) {
+            use std::os::unix::fs::MetadataExt;
+            if meta.file_type().is_symlink() {
+                return Err(Error::usage(format!(
+                    "{} is a symbolic link: a run replaces its --out whole, so give the directory it points to",
+                    target.display()
+                )));
+            }
+            let parent_dev = std::fs::metadata(&parent).map(|m| m.dev()).ok();
+            if meta.is_dir() && parent_dev.is_some_and(|d| d != meta.dev()) {
+                return Err(Error::usage(format!(
+                    "{} is a mount point: a run replaces its --out whole, so give a directory inside it",
+                    target.display()
+                )));
             }
         }
         if let Some(foreign) = foreign_entry(target)? {
@@ -143,9 +169,11 @@ impl Staging {
             )
         })?;
         self.committed = true;
-        if old.exists() {
-            std::fs::remove_dir_all(&old)
-                .map_err(|e| io(format!("cannot remove {}", old.display()), e))?;
+        if old.exists()
+            && let Err(e) = std::fs::remove_dir_all(&old)
+        {
+            // The new evidence is in place; the next run removes what is left of the old.
+            tracing::warn!(path = %old.display(), error = %e, "Cannot remove the previous evidence.");
         }
         Ok(())
     }
@@ -238,6 +266,23 @@ mod tests {
         let e = Staging::begin(&target).unwrap_err().to_string();
         assert!(e.contains("notes.txt"), "{e}");
         assert!(target.join("notes.txt").exists());
+    }
+
+    #[test]
+    fn a_symlinked_out_is_refused_and_other_targets_staging_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        let e = Staging::begin(&dir.path().join("link"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        // `.out.tmp-x.tmp-1-2` is the staging of a target named `out.tmp-x`, not of `out`.
+        let other = dir.path().join(".out.tmp-x.tmp-1-2");
+        std::fs::create_dir(&other).unwrap();
+        let s = Staging::begin(&dir.path().join("out")).unwrap();
+        assert!(other.exists());
+        drop(s);
     }
 
     #[test]

@@ -223,11 +223,11 @@ pub fn parse_key(key: &str) -> Result<CloudTrailKey<'_>, NotCloudTrail> {
             parsed.home_region = Some(home);
         }
     }
-    // CloudTrail files an object under the day of its stamp; the next day is tolerated (a name
-    // stamped in the last minute of a day, delivered after midnight). A name that says any
-    // other day was not written by CloudTrail, or was moved.
+    // CloudTrail files an object under the day of its stamp; a neighbouring day is tolerated
+    // (a name stamped around midnight). A name that says any other day was not written by
+    // CloudTrail, or was moved.
     let stamp_day = parsed.delivered_at.div_euclid(86_400);
-    if day != stamp_day && day != stamp_day + 1 {
+    if (day - stamp_day).abs() > 1 {
         return Err(NotCloudTrail::BadName(
             "the date folders are not the day of the name's stamp",
         ));

@@ -81,7 +81,17 @@ pub(super) fn walk(root: &Path, prefix: &str, tx: &mpsc::Sender<Entry>) -> Resul
         entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
         for entry in entries {
             let path = entry.path();
-            let meta = std::fs::metadata(&path).map_err(|e| io("file", &path, e))?;
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                // A dangling link is an object that cannot be read, not the end of the walk.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(key) = key_of(root, &path) {
+                        stack.push(Item::File(key, 0, false));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(io("file", &path, e)),
+            };
             if meta.is_dir() {
                 stack.push(Item::Dir(path, depth + 1));
             } else if let Some(key) = key_of(root, &path) {
@@ -116,6 +126,8 @@ pub fn read_capped(path: &Path, cap: u64, buf: &mut Vec<u8>) -> Result<(), ReadE
             error: format!("larger than the {cap}-byte object cap"),
         });
     }
+    // Exactly the file's size (plus one byte to see it grow): no geometric over-allocation.
+    buf.reserve_exact(meta.len() as usize + 1);
     let n = std::fs::File::open(path)
         .and_then(|f| f.take(cap.saturating_add(1)).read_to_end(buf))
         .map_err(|e| ReadError::from_io(path, &e))?;

@@ -324,6 +324,87 @@ fn non_regular_files_are_never_opened() {
     assert!(problems.contains("not_a_file"), "{problems}");
 }
 
+/// A file whose JSON breaks after some records: none of them reach `events.parquet` or the
+/// counts; a dangling link named like a log is listed as unreadable, and the walk goes on.
+#[test]
+fn a_file_failing_midway_leaves_nothing_behind() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("bucket");
+    let good = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record(
+            "2026-01-01T00:05:00Z",
+            "us-east-1",
+            "iam.amazonaws.com",
+            true
+        ),
+        record(
+            "2026-01-01T00:06:00Z",
+            "us-east-1",
+            "iam.amazonaws.com",
+            false
+        ),
+    );
+    put(
+        &root,
+        &log_key("us-east-1", "20260101T0010Z", "goodgoodgoodgood"),
+        &gz(good.as_bytes()),
+    );
+    // An escape sends it to the streaming fallback, which visits two records, then fails.
+    let broken = format!(
+        r#"{{"Records":[{},{},{{"eventName":"X","eventTime":"not a time"}},{{"eventTi"#,
+        record(
+            "2026-01-01T00:07:00Z",
+            "us-east-1",
+            "ec2.amazonaws.com",
+            true
+        ),
+        record(
+            "2026-01-01T00:08:00Z",
+            "us-east-1",
+            "ec2.amazonaws.com",
+            false
+        ),
+    );
+    put(
+        &root,
+        &log_key("us-east-1", "20260101T0015Z", "brokenbrokenbrok"),
+        &gz(broken.as_bytes()),
+    );
+    let dangling = root.join(log_key("us-east-1", "20260101T0020Z", "danglingdangling"));
+    std::os::unix::fs::symlink(t.path().join("nowhere"), &dangling).unwrap();
+    let out = t.path().join("out");
+    let (code, summary) = scan_within(
+        &root,
+        &out,
+        &[
+            "--digests",
+            "off",
+            "--events",
+            "--since",
+            START,
+            "--until",
+            "2026-01-01T01:00:00Z",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 1, "{summary:#}");
+    let stats = &summary["outcome"]["stats"];
+    assert_eq!(stats["events"], 2, "{stats}");
+    assert_eq!(stats["events_bad_time"], 0, "{stats}");
+    assert_eq!(stats["log_files_unreadable"], 2, "{stats}");
+    let events = crate::scan_local::batches(&out.join("events.parquet"));
+    assert_eq!(events.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    let rows = crate::scan_local::file_rows(&out, &["key", "status"]);
+    let status = |k: &str| {
+        rows.iter()
+            .find(|r| r[0].as_deref().is_some_and(|x| x.contains(k)))
+            .and_then(|r| r[1].clone())
+    };
+    assert_eq!(status("brokenbroken").as_deref(), Some("invalid_json"));
+    assert_eq!(status("danglingdangling").as_deref(), Some("not_a_file"));
+}
+
 /// Far-off dates in a window-less scan: no grid across millennia, events counted apart.
 #[test]
 fn far_off_event_times_are_counted_apart() {
