@@ -207,11 +207,13 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
             (None, _) => pipeline.global_region,
         };
         Ok(commands::scan::Config {
-            source,
-            format: args.format.format,
-            pipeline,
-            digests: args.pipeline.integrity.into(),
-            aws: args.aws.try_into()?,
+            run: commands::LogPhase {
+                source,
+                format: args.format.format,
+                pipeline,
+                digests: args.pipeline.integrity.into(),
+                aws: args.aws.try_into()?,
+            },
             parameters,
         })
     }
@@ -252,7 +254,7 @@ impl TryFrom<ValidateArgs> for commands::validate::Config {
             parse: false,
             ..Options::default()
         };
-        Ok(commands::validate::Config {
+        Ok(commands::LogPhase {
             source,
             format: args.format.format,
             pipeline,

@@ -62,27 +62,54 @@ async fn clients(
     }
 }
 
-/// The log phase over `source` into a staged evidence directory: clients, digests, the
-/// pipeline. Returns the staging (to write the summary into and commit) and the outcome.
-async fn log_phase(
-    source: &Source,
-    aws: &crate::aws::AwsSettings,
-    digests: &Digests,
-    mut pipeline: Options,
-) -> Result<(
-    crate::report::staging::Staging,
-    Arc<Integrity>,
-    crate::report::RunOutcome,
-)> {
-    let staging = crate::report::staging::Staging::begin(&pipeline.out_dir)?;
-    pipeline.out_dir = staging.path().to_owned();
-    let (s3, clients) = clients(source, aws).await;
-    let found = digests
-        .collect(source, s3.as_ref(), clients.as_ref(), &pipeline)
-        .await?;
-    pipeline.integrity = Some(found.clone());
-    let outcome = crate::pipeline::run(source, s3, pipeline).await?;
-    Ok((staging, found, outcome))
+/// What a log-phase command (`scan`, `validate`) reads, how, and where its evidence goes.
+#[derive(Debug, Clone)]
+pub struct LogPhase {
+    pub source: Source,
+    pub format: crate::report::Format,
+    pub pipeline: Options,
+    pub digests: Digests,
+    pub aws: crate::aws::AwsSettings,
+}
+
+/// What a log-phase run produced, with the staging directory to write its summary into and
+/// commit.
+struct LogPhaseRun {
+    staging: crate::report::staging::Staging,
+    integrity: Arc<Integrity>,
+    outcome: crate::report::RunOutcome,
+    /// The evidence directory as given (`--out`), for the report.
+    dir: PathBuf,
+    format: crate::report::Format,
+}
+
+impl LogPhase {
+    /// Clients, digests and the pipeline, into a staged evidence directory.
+    async fn run(self) -> Result<LogPhaseRun> {
+        let LogPhase {
+            source,
+            format,
+            mut pipeline,
+            digests,
+            aws,
+        } = self;
+        let dir = pipeline.out_dir.clone();
+        let staging = crate::report::staging::Staging::begin(&dir)?;
+        pipeline.out_dir = staging.path().to_owned();
+        let (s3, clients) = clients(&source, &aws).await;
+        let integrity = digests
+            .collect(&source, s3.as_ref(), clients.as_ref(), &pipeline)
+            .await?;
+        pipeline.integrity = Some(integrity.clone());
+        let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
+        Ok(LogPhaseRun {
+            staging,
+            integrity,
+            outcome,
+            dir,
+            format,
+        })
+    }
 }
 
 /// How digests take part in a run, as asked for.

@@ -46,6 +46,20 @@ mod tests {
         }
     }
 
+    /// A global-service read and write in us-east-1's first hour.
+    fn prove_first_hour(agg: &mut Aggregate) {
+        let t = crate::time::rfc3339(H0 + 60);
+        count(
+            agg,
+            "us-east-1",
+            H0 + 600,
+            &[
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
+            ],
+        );
+    }
+
     fn count(agg: &mut Aggregate, region: &str, delivered: i64, records: &[Record<'_>]) {
         let mut fc = FileCounter::new((H0, H0 + 6 * 3_600), 3_600);
         let ctx = FileContext {
@@ -183,16 +197,7 @@ mod tests {
     fn a_failed_listing_is_unknown_never_a_gap() {
         // eu-west-1 has nothing at all, and its listing failed for the whole window.
         let mut agg = Aggregate::default();
-        let t = crate::time::rfc3339(H0 + 60);
-        count(
-            &mut agg,
-            "us-east-1",
-            H0 + 600,
-            &[
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
-            ],
-        );
+        prove_first_hour(&mut agg);
         let e = exp(&["eu-west-1", "us-east-1"], 6);
         let failed = || {
             Gap::new(
@@ -232,16 +237,7 @@ mod tests {
     #[test]
     fn a_definite_gap_stays_a_gap_beside_something_unknown() {
         let mut agg = Aggregate::default();
-        let t = crate::time::rfc3339(H0 + 60);
-        count(
-            &mut agg,
-            "us-east-1",
-            H0 + 600,
-            &[
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
-            ],
-        );
+        prove_first_hour(&mut agg);
         agg.unreadable(
             "111122223333",
             "us-east-1",
@@ -301,16 +297,7 @@ mod tests {
     #[test]
     fn unreadable_objects_make_coverage_unknown_never_proven() {
         let mut agg = Aggregate::default();
-        let t = crate::time::rfc3339(H0 + 60);
-        count(
-            &mut agg,
-            "us-east-1",
-            H0 + 600,
-            &[
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
-                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
-            ],
-        );
+        prove_first_hour(&mut agg);
         let e = Expectation {
             max_silence_hours: None,
             ..exp(&["us-east-1"], 1)

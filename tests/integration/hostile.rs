@@ -78,6 +78,25 @@ fn put_gz(root: &Path, key: &str, chunks: impl Iterator<Item = Vec<u8>>) {
     e.finish().unwrap();
 }
 
+/// A global-service read and write at 00:05 and 00:06: what proves us-east-1 in a test bucket.
+fn global_read_and_write() -> String {
+    format!(
+        "{},{}",
+        record(
+            "2026-01-01T00:05:00Z",
+            "us-east-1",
+            "iam.amazonaws.com",
+            true
+        ),
+        record(
+            "2026-01-01T00:06:00Z",
+            "us-east-1",
+            "iam.amazonaws.com",
+            false
+        )
+    )
+}
+
 fn record(time: &str, region: &str, source: &str, read_only: bool) -> String {
     format!(
         r#"{{"eventVersion":"1.09","eventTime":"{time}","awsRegion":"{region}","eventSource":"{source}","eventName":"X","readOnly":{read_only},"managementEvent":true,"eventCategory":"Management","eventType":"AwsApiCall","recipientAccountId":"{ACCOUNT}"}}"#
@@ -330,21 +349,7 @@ fn non_regular_files_are_never_opened() {
 fn a_file_failing_midway_leaves_nothing_behind() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("bucket");
-    let good = format!(
-        r#"{{"Records":[{},{}]}}"#,
-        record(
-            "2026-01-01T00:05:00Z",
-            "us-east-1",
-            "iam.amazonaws.com",
-            true
-        ),
-        record(
-            "2026-01-01T00:06:00Z",
-            "us-east-1",
-            "iam.amazonaws.com",
-            false
-        ),
-    );
+    let good = format!(r#"{{"Records":[{}]}}"#, global_read_and_write(),);
     put(
         &root,
         &log_key("us-east-1", "20260101T0010Z", "goodgoodgoodgood"),
@@ -411,7 +416,7 @@ fn far_off_event_times_are_counted_apart() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("bucket");
     let doc = format!(
-        r#"{{"Records":[{},{},{},{}]}}"#,
+        r#"{{"Records":[{},{},{}]}}"#,
         record(
             "9999-12-31T23:00:00Z",
             "us-east-1",
@@ -424,18 +429,7 @@ fn far_off_event_times_are_counted_apart() {
             "ec2.amazonaws.com",
             false
         ),
-        record(
-            "2026-01-01T00:05:00Z",
-            "us-east-1",
-            "iam.amazonaws.com",
-            true
-        ),
-        record(
-            "2026-01-01T00:06:00Z",
-            "us-east-1",
-            "iam.amazonaws.com",
-            false
-        ),
+        global_read_and_write(),
     );
     put(
         &root,
