@@ -163,6 +163,7 @@ fn benches(c: &mut Criterion) {
                     regions[i % 17].as_str(),
                     (i / 17) as i64 * 3_600,
                     &counters,
+                    false,
                 )
             });
             trailproof::report::parquet::write_coverage(std::path::Path::new("/dev/null"), it)

@@ -268,6 +268,22 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// The time an evidence directory declares it was made (`generated_at`): `SOURCE_DATE_EPOCH`
+/// (epoch seconds, the reproducible-builds convention) when set, else now. The one field that
+/// differs between two runs on the same inputs; with it set, they are byte-identical.
+pub fn generated_at() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|t| *t >= 0)
+        .unwrap_or_else(now_secs)
+}
+
+/// Serializes epoch seconds as RFC 3339 (`#[serde(serialize_with)]`).
+pub fn serialize_rfc3339<S: serde::Serializer>(secs: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*secs))
+}
+
 /// `90061` → `1d 1h 1m 1s`; zero parts are left out.
 pub fn human_duration(secs: i64) -> String {
     if secs <= 0 {

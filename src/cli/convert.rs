@@ -19,6 +19,24 @@ impl TryFrom<Command> for Invocation {
             Command::Scan(a) => Invocation::Scan(a.try_into()?),
             Command::Verify(a) => Invocation::Verify(a.try_into()?),
             Command::Validate(a) => Invocation::Validate(a.try_into()?),
+            Command::Report(a) => Invocation::Report(commands::report::Config {
+                dir: a.dir,
+                output: a.output,
+            }),
+            Command::VerifyEvidence(a) => {
+                if let Some(h) = &a.manifest_sha256
+                    && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    return Err(Error::usage(
+                        "--manifest-sha256 takes 64 hex digits (the SHA-256 the run printed)",
+                    ));
+                }
+                Invocation::VerifyEvidence(commands::report::VerifyConfig {
+                    dir: a.dir,
+                    manifest_sha256: a.manifest_sha256,
+                    format: a.format.format,
+                })
+            }
             Command::Generate(a) => Invocation::Generate(a.try_into()?),
         })
     }

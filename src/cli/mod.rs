@@ -44,6 +44,11 @@ pub enum Command {
     /// Digest-chain validation, as `aws cloudtrail validate-logs` plus the checks it skips:
     /// every region's chain in one run, each log file's SHA-256, logs no digest lists.
     Validate(ValidateArgs),
+    /// Re-render report.html from an evidence directory alone (written into DIR, or --output).
+    Report(ReportArgs),
+    /// Re-check an evidence directory against its manifest.json: exit 1 on any changed,
+    /// missing or added file, naming it.
+    VerifyEvidence(VerifyEvidenceArgs),
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
@@ -235,6 +240,32 @@ pub struct IntegrityArgs {
 
     #[command(flatten)]
     pub keys: KeysArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The evidence directory of a `verify`, `scan` or `validate` run.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+
+    /// Write the report here instead of DIR/report.html.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyEvidenceArgs {
+    /// The evidence directory.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+
+    /// The manifest.json SHA-256 the run printed, kept where the directory's writer cannot
+    /// change it: checked too (without it, a consistent rewrite of the whole directory passes).
+    #[arg(long, value_name = "HEX")]
+    pub manifest_sha256: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
 }
 
 #[derive(Debug, Clone, Args)]

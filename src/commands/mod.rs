@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod report;
 pub mod scan;
 pub mod validate;
 pub mod verify;
@@ -24,6 +25,8 @@ pub enum Invocation {
     Scan(scan::Config),
     Verify(verify::Config),
     Validate(validate::Config),
+    Report(report::Config),
+    VerifyEvidence(report::VerifyConfig),
     Generate(generate::Config),
 }
 
@@ -40,6 +43,8 @@ pub async fn run(invocation: Invocation) -> Result<Outcome> {
         Invocation::Scan(c) => scan::run(c).await,
         Invocation::Verify(c) => verify::run(c).await,
         Invocation::Validate(c) => validate::run(c).await,
+        Invocation::Report(c) => report::run(c),
+        Invocation::VerifyEvidence(c) => report::verify(c),
         Invocation::Generate(c) => generate::run(c).await,
     }
 }

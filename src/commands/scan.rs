@@ -26,6 +26,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         None,
     );
     summary.write(r.staging.path())?;
+    crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
     let view = ScanView {
         outcome: &r.outcome,

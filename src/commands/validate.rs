@@ -13,6 +13,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let r = config.run().await?;
     let report = ValidateReport::new(&r.outcome, &r.integrity, &r.dir);
     report.write(r.staging.path())?;
+    crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
     crate::report::print(r.format, &report)?;
     Ok(Outcome {

@@ -102,6 +102,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         Some(report),
     );
     summary.write(staging.path())?;
+    crate::report::pack::write(staging.path())?;
     if outcome.is_none() && eval.verdict == Verdict::Error {
         // Nothing could be evaluated (a transient failure, denied credentials): the previous
         // evidence is not replaced by a directory that holds only this error.

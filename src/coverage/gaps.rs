@@ -180,16 +180,28 @@ impl Gap {
     }
 }
 
-/// The order of `gaps.parquet`: account, region, start, category, kind.
+/// The order of `gaps.parquet`: account, region, start, category, kind (then end and detail).
 pub fn sort(gaps: &mut [Gap]) {
     gaps.sort_by(|a, b| {
-        (&a.account_id, &a.region, a.start, a.category, a.kind).cmp(&(
-            &b.account_id,
-            &b.region,
-            b.start,
-            b.category,
-            b.kind,
-        ))
+        // Total: rows come from workers in any order, and the table must not depend on it.
+        (
+            &a.account_id,
+            &a.region,
+            a.start,
+            a.category,
+            a.kind,
+            a.end,
+            &a.detail,
+        )
+            .cmp(&(
+                &b.account_id,
+                &b.region,
+                b.start,
+                b.category,
+                b.kind,
+                b.end,
+                &b.detail,
+            ))
     });
 }
 

@@ -4,12 +4,14 @@
 //! How events are classified is described in `docs/log-format.md`.
 
 pub mod aggregate;
+pub mod changes;
 pub mod evaluate;
 pub mod gaps;
 
 pub use aggregate::{
     Aggregate, Counters, FileContext, FileCounter, GLOBAL_SOURCES, Hours, is_global_source,
 };
+pub use changes::{TrailChange, TrailChanges};
 pub use evaluate::{
     Evidence, Expectation, RegionResult, RegionStatus, coverage_rows, evaluate, observed_window,
 };

@@ -6,6 +6,7 @@
 //! never guessed.
 
 pub mod budget;
+pub mod detail;
 pub mod extract;
 mod fallback;
 pub mod inflate;

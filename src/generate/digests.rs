@@ -97,11 +97,33 @@ pub(super) fn write_digests(
         .contains(&Tamper::Backfill)
         .then(|| logs.iter().find(|l| l.slot >= mid))
         .flatten();
+    // While logging is stopped CloudTrail delivers no digest, and the first one after
+    // StartLogging names no predecessor.
+    let stopped: Vec<(i64, i64)> = cfg
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            super::Fault::StopLogging {
+                region: r,
+                from_hour,
+                hours,
+            } if r == region => {
+                let off = cfg.start + *from_hour as i64 * 3_600;
+                Some((off - 60, off + *hours as i64 * 3_600 + 30))
+            }
+            _ => None,
+        })
+        .collect();
     let mut prev: Option<(String, String, String)> = None; // key, sha256, signature
     let mut start = cfg.start - 3_600 + OFFSET;
     let mut tampered = false;
     while start < cover_until {
         let stop = start + 3_600;
+        if stopped.iter().any(|(a, b)| start >= *a && stop <= *b) {
+            prev = None;
+            start = stop;
+            continue;
+        }
         let listed: Vec<&LogMeta> = logs
             .iter()
             .filter(|l| l.slot >= start && l.slot < stop)

@@ -38,6 +38,13 @@ pub enum Fault {
     },
     /// Digest evidence tampered with after delivery (or, for `backfill`, a backfill chain).
     Tamper { region: String, kind: Tamper },
+    /// Logging stopped in `region` for `hours` hours from hour offset `from_hour`: a
+    /// `StopLogging` event just before the silence and a `StartLogging` just after it.
+    StopLogging {
+        region: String,
+        from_hour: u32,
+        hours: u32,
+    },
 }
 
 /// Ways to tamper with the evidence. Log tampers hit the first log file delivered at or
@@ -101,7 +108,8 @@ impl std::str::FromStr for Fault {
 
     /// `silent:REGION:FROM_HOUR:HOURS`, `missing-files:REGION:FROM_HOUR:HOURS`,
     /// `no-writes:REGION`, `no-global`, `corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT`,
-    /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`, `tamper:KIND:REGION`.
+    /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`, `tamper:KIND:REGION`,
+    /// `stop-logging:REGION:FROM_HOUR:HOURS`.
     fn from_str(s: &str) -> Result<Self, String> {
         let p: Vec<&str> = s.split(':').collect();
         let n = |i: usize| -> Result<u32, String> {
@@ -122,6 +130,11 @@ impl std::str::FromStr for Fault {
                 hours: n(3)?,
             },
             "missing-files" if p.len() == 4 => Fault::MissingFiles {
+                region: r(1)?,
+                from_hour: n(2)?,
+                hours: n(3)?,
+            },
+            "stop-logging" if p.len() == 4 => Fault::StopLogging {
                 region: r(1)?,
                 from_hour: n(2)?,
                 hours: n(3)?,

@@ -297,7 +297,7 @@ pub fn generate(
             for h in 0..=cfg.hours {
                 let hour_start = cfg.start + h as i64 * 3_600;
                 let last = h == cfg.hours;
-                let silent = faults.iter().any(|f| matches!(f, Fault::Silent { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
+                let silent = faults.iter().any(|f| matches!(f, Fault::Silent { from_hour, hours, .. } | Fault::StopLogging { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
                 let missing = faults.iter().any(|f| matches!(f, Fault::MissingFiles { from_hour, hours, .. } if h >= *from_hour && h < from_hour + hours));
                 let late = faults.iter().find_map(|f| match f {
                     Fault::LateDelivery {
@@ -317,6 +317,33 @@ pub fn generate(
                     .map(|_| hour_start + rng.below(3_600) as i64)
                     .collect();
                 times.sort_unstable();
+                // The trail's own StopLogging / StartLogging calls around a stop-logging silence.
+                let mut changes: Vec<(i64, &Template)> = faults
+                    .iter()
+                    .filter_map(|f| match f {
+                        Fault::StopLogging {
+                            from_hour, hours, ..
+                        } => Some((*from_hour, *hours)),
+                        _ => None,
+                    })
+                    .flat_map(|(from, n)| {
+                        let stop = cfg.start + from as i64 * 3_600;
+                        [
+                            (if from > 0 { stop - 60 } else { stop + 10 }, &STOP_LOGGING),
+                            (stop + n as i64 * 3_600 + 30, &START_LOGGING),
+                        ]
+                    })
+                    .filter(|(t, _)| {
+                        !last && *t >= hour_start && *t < hour_start + 3_600 && *t < end
+                    })
+                    .collect();
+                changes.sort_by_key(|(t, _)| *t);
+                for &(time, tpl) in &changes {
+                    let json = trail_record(&mut rng, tpl, account, region, time, cfg);
+                    let slot = (time + 180).div_euclid(300) * 300 + 300;
+                    count(&mut rt, tpl);
+                    slots.entry(slot).or_default().push(Pending { json, time });
+                }
                 for time in times {
                     let tpl = loop {
                         let set = if is_global && rng.below(3) == 0 {
@@ -416,6 +443,31 @@ pub fn generate(
     Ok(truth)
 }
 
+/// A trail-change record (`StopLogging`, `StartLogging`) naming the trail it changes.
+fn trail_record(
+    rng: &mut Rng,
+    tpl: &Template,
+    account: &str,
+    region: &str,
+    time: i64,
+    cfg: &GenConfig,
+) -> String {
+    let json = record(rng, tpl, account, region, time);
+    let params = format!(
+        "{{\"name\":\"arn:aws:cloudtrail:{region}:{account}:trail/{}\"}}",
+        cfg.trail_name
+    );
+    match (
+        json.find("\"requestParameters\":"),
+        json.find(",\"responseElements\":"),
+    ) {
+        (Some(a), Some(b)) if a < b => {
+            format!("{}\"requestParameters\":{params}{}", &json[..a], &json[b..])
+        }
+        _ => json,
+    }
+}
+
 fn fault_region(f: &Fault) -> Option<&str> {
     match f {
         Fault::Silent { region, .. }
@@ -424,7 +476,8 @@ fn fault_region(f: &Fault) -> Option<&str> {
         | Fault::Corrupt { region, .. }
         | Fault::RegionMismatch { region, .. }
         | Fault::LateDelivery { region, .. }
-        | Fault::Tamper { region, .. } => Some(region),
+        | Fault::Tamper { region, .. }
+        | Fault::StopLogging { region, .. } => Some(region),
         Fault::NoGlobal => None,
     }
 }

@@ -236,6 +236,26 @@ pub(super) const GLOBAL: &[Template] = &[
     ),
 ];
 
+/// The trail's own calls, written by the stop-logging fault.
+pub(super) const STOP_LOGGING: Template = t(
+    "cloudtrail.amazonaws.com",
+    "StopLogging",
+    M,
+    Some(false),
+    "AwsApiCall",
+    false,
+    0,
+);
+pub(super) const START_LOGGING: Template = t(
+    "cloudtrail.amazonaws.com",
+    "StartLogging",
+    M,
+    Some(false),
+    "AwsApiCall",
+    false,
+    0,
+);
+
 pub(super) fn choose<'a>(rng: &mut Rng, set: &'a [Template]) -> &'a Template {
     let total: u32 = set.iter().map(|t| t.weight).sum();
     let mut x = rng.below(total as u64) as u32;

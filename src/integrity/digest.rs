@@ -813,6 +813,17 @@ pub enum LogStatus {
 }
 
 impl LogStatus {
+    pub const ALL: [LogStatus; 8] = [
+        LogStatus::Valid,
+        LogStatus::HashMismatch,
+        LogStatus::Missing,
+        LogStatus::Unlisted,
+        LogStatus::DigestInvalid,
+        LogStatus::NoDigest,
+        LogStatus::Unverified,
+        LogStatus::Pending,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LogStatus::Valid => "valid",

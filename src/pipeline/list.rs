@@ -173,7 +173,7 @@ async fn list_s3(
                     let (store, tx) = (store.clone(), tx.clone());
                     tokio::spawn(async move {
                         let body = match store.get(&key, opts.max_object_bytes).await {
-                            Ok(o) => Body::Bytes(o.bytes),
+                            Ok(o) => Body::Bytes(o.bytes, o.etag),
                             Err(e) => Body::Failed(e),
                         };
                         drop(object_permit);

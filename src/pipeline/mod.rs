@@ -164,6 +164,10 @@ pub async fn run(
         read_bytes,
         decompressed: crate::decode::budget::Budget::new(opts.max_decompressed as u64),
         compressed: crate::decode::budget::Budget::new(opts.max_in_flight_bytes),
+        bucket: match source {
+            Source::S3 { bucket, .. } => Some(bucket.clone()),
+            Source::Local(_) => None,
+        },
     });
     let workers = opts.workers.max(1);
     let (tx, rx) = mpsc::channel::<worker::Job>(workers * 2);
@@ -188,6 +192,7 @@ pub async fn run(
     // Always drain the workers, even when listing failed, so no thread is left behind.
     let mut agg = Aggregate::default();
     let mut stats = Stats::default();
+    let mut changes = crate::coverage::TrailChanges::default();
     for h in handles {
         let out = tokio::task::spawn_blocking(move || h.join())
             .await
@@ -196,7 +201,9 @@ pub async fn run(
         agg.merge(out.agg);
         failures.extend(out.failures);
         stats.merge(&out.stats);
+        changes.merge(out.trail_changes);
     }
+    changes.settle();
     progress.finish();
     drop(shared);
     let files_rows = files_thread.join().expect("files writer panicked")?;
@@ -250,8 +257,18 @@ pub async fn run(
     // Dense rows only up to the limit: beyond it the grid (accounts x regions x hours) would
     // cost more than the data read, so silent stretches get a row each instead.
     let dense = (window.1 - window.0) / crate::time::HOUR <= opts.dense_max_hours;
+    let attested: std::collections::HashMap<(&str, &str), &BTreeSet<i64>> = exp
+        .attested
+        .iter()
+        .map(|((a, r), hours)| ((a.as_str(), r.as_str()), hours))
+        .collect();
     let coverage_rows = if opts.parse {
-        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense);
+        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense).map(
+            |(a, r, h, c)| {
+                let at = attested.get(&(a, r)).is_some_and(|s| s.contains(&h));
+                (a, r, h, c, at)
+            },
+        );
         Some(crate::report::parquet::write_coverage(
             &out.join(Table::Coverage.file_name()),
             rows,
@@ -270,6 +287,14 @@ pub async fn run(
         None
     };
     let gaps_rows = crate::report::parquet::write_gaps(&out.join(Table::Gaps.file_name()), &gaps)?;
+    let changes_rows = if opts.parse {
+        Some(crate::report::parquet::write_trail_changes(
+            &out.join(Table::TrailChanges.file_name()),
+            &changes.rows,
+        )?)
+    } else {
+        None
+    };
     let mut outputs = Vec::new();
     for (name, rows) in coverage_rows
         .map(|n| ("coverage.parquet", Some(n)))
@@ -280,6 +305,7 @@ pub async fn run(
         ])
         .chain(events_rows.map(|n| ("events.parquet", Some(n))))
         .chain(silence_rows.map(|n| ("silences.parquet", Some(n))))
+        .chain(changes_rows.map(|n| ("trail_changes.parquet", Some(n))))
     {
         outputs.push(OutputFile::hashed(out, name, rows)?);
     }
@@ -298,6 +324,8 @@ pub async fn run(
         gaps,
         outputs,
         account_mismatches: crate::report::AccountMismatch::of(&agg),
+        trail_changes: changes.rows,
+        trail_changes_dropped: changes.dropped,
         digests: opts
             .integrity
             .as_ref()

@@ -10,7 +10,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::{Options, Stats};
-use crate::coverage::{Aggregate, FileContext, FileCounter, Gap, GapKind};
+use crate::coverage::changes::is_trail_change;
+use crate::coverage::{
+    Aggregate, FileContext, FileCounter, Gap, GapKind, TrailChange, TrailChanges,
+};
 use crate::decode::budget::Budget;
 use crate::decode::{DecodeErrorCode, Decoder};
 use crate::integrity::digest::LogStatus;
@@ -30,7 +33,8 @@ pub(super) struct Job {
 pub(super) enum Body {
     /// A file of a local copy: the worker reads it.
     Path(std::path::PathBuf),
-    Bytes(bytes::Bytes),
+    /// Fetched bytes, with the object's ETag.
+    Bytes(bytes::Bytes, Option<String>),
     Failed(ReadError),
 }
 
@@ -48,12 +52,15 @@ pub(super) struct Shared {
     /// Bytes of local files read into memory across the workers (`--max-in-flight-mib`; S3
     /// objects hold a permit of the fetcher's instead).
     pub(super) compressed: Arc<Budget>,
+    /// The trail's bucket (S3 sources): bucket changes on other buckets are not trail changes.
+    pub(super) bucket: Option<String>,
 }
 
 pub(super) struct WorkerOut {
     pub(super) agg: Aggregate,
     pub(super) failures: Vec<Gap>,
     pub(super) stats: Stats,
+    pub(super) trail_changes: TrailChanges,
 }
 
 pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut {
@@ -64,6 +71,7 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -
         agg: Aggregate::default(),
         failures: Vec::new(),
         stats: Stats::default(),
+        trail_changes: TrailChanges::default(),
     };
     let mut raw = Vec::new();
     let mut events = shared.opts.events.then(EventsBuilder::default);
@@ -159,6 +167,8 @@ fn process(
         error: None,
         digest_status: None,
         digest_key: None,
+        etag: None,
+        stored_sha256: None,
     };
     let index = shared
         .opts
@@ -242,7 +252,10 @@ fn process(
             fail(&mut row, out, e.status, e.error.clone());
             return row;
         }
-        Body::Bytes(b) => b,
+        Body::Bytes(b, etag) => {
+            row.etag = etag.clone();
+            b
+        }
         Body::Path(p) => match shared
             .compressed
             .acquire(
@@ -270,6 +283,8 @@ fn process(
         .read_bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     out.stats.compressed_bytes += bytes.len() as u64;
+    // The stored bytes' hash: what the manifest records of every input object read.
+    row.stored_sha256 = Some(hex::encode(Sha256::digest(bytes)));
     let decoded = decoder.inflate(bytes, key.gzip);
     // The hash of what was inflated: the whole file, or the first member when data follows.
     if (index.is_some() || shared.opts.file_hashes)
@@ -343,9 +358,19 @@ fn process(
     let agg = &mut out.agg;
     // Rows of `events.parquet` before this file: a parse that fails midway keeps none of its own.
     let mark = events.as_ref().map(|eb| eb.len);
+    // Records that change the trail, by index, read whole after the parse.
+    let mut changes = Vec::new();
+    let mut index = 0usize;
+    let mut note = |r: &crate::decode::Record<'_>| {
+        if is_trail_change(r.event_source.as_deref(), r.event_name.as_deref()) {
+            changes.push(index);
+        }
+        index += 1;
+    };
     let parsed = match events {
         Some(eb) => {
             let parsed = decoder.parse(|r| {
+                note(r);
                 counter.event(&ctx, agg, r);
                 eb.push(key.account, key.region, r);
             });
@@ -356,10 +381,23 @@ fn process(
             }
             parsed
         }
-        None => decoder.parse(|r| counter.event(&ctx, agg, r)),
+        None => decoder.parse(|r| {
+            note(r);
+            counter.event(&ctx, agg, r)
+        }),
     };
     match parsed {
         Ok(n) => {
+            if !changes.is_empty() {
+                trail_changes(
+                    shared,
+                    decoder.decompressed(),
+                    &changes,
+                    &key,
+                    &job.key,
+                    out,
+                );
+            }
             counter.finish(&ctx, &mut out.agg);
             out.stats.log_files_read += 1;
             out.stats.decompressed_bytes += inflated as u64;
@@ -372,4 +410,35 @@ fn process(
         }
     }
     row
+}
+
+/// The trail changes of a parsed file, read whole, kept when dated in the window.
+fn trail_changes(
+    shared: &Shared,
+    doc: &[u8],
+    at: &[usize],
+    key: &crate::source::layout::CloudTrailKey<'_>,
+    object: &str,
+    out: &mut WorkerOut,
+) {
+    match crate::decode::detail::records_at(doc, at) {
+        Ok(records) => {
+            for v in &records {
+                if let Some(c) = TrailChange::of_record(
+                    v,
+                    key.account,
+                    key.region,
+                    object,
+                    shared.bucket.as_deref(),
+                )
+                .filter(|c| {
+                    c.event_time >= shared.count_window.0 && c.event_time < shared.count_window.1
+                }) {
+                    out.trail_changes.push(c);
+                }
+            }
+        }
+        // The file parsed once already; a second parse cannot fail on the same bytes.
+        Err(e) => tracing::warn!(key = %object, error = %e, "Cannot re-read trail changes."),
+    }
 }

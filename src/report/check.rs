@@ -61,7 +61,7 @@ impl<'a> CheckReport<'a> {
                 name: "trailproof",
                 version: env!("CARGO_PKG_VERSION"),
             },
-            generated_at: rfc3339(facts.observed_at),
+            generated_at: rfc3339(crate::time::generated_at()),
             verdict: eval.verdict,
             exit_code: eval.verdict.exit_code(),
             reasons: &eval.reasons,

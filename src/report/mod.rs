@@ -4,6 +4,12 @@
 //! all or nothing ([`staging`]); and the one place an output format is chosen ([`print`]).
 
 pub mod check;
+pub mod controls;
+pub mod html;
+pub mod manifest;
+pub mod ocsf;
+pub mod oscal;
+pub mod pack;
 pub mod parquet;
 pub mod staging;
 pub mod summary;
@@ -183,6 +189,11 @@ pub struct RunOutcome {
     /// Cells whose events name another `recipientAccountId` than the account of their key
     /// (counted as the key's account, and reported here).
     pub account_mismatches: Vec<AccountMismatch>,
+    /// CloudTrail's own management events in the window (and bucket policy / lifecycle
+    /// changes), in time order: the earliest `MAX_TRAIL_CHANGES`.
+    pub trail_changes: Vec<crate::coverage::TrailChange>,
+    /// Trail changes beyond that limit (counted, not kept).
+    pub trail_changes_dropped: u64,
 }
 
 /// Events filed under one account whose records name another recipient account.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{
+    Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -36,6 +38,7 @@ pub enum Table {
     Files,
     Events,
     Silences,
+    TrailChanges,
 }
 
 impl Table {
@@ -47,6 +50,7 @@ impl Table {
             Table::Files => "files.parquet",
             Table::Events => "events.parquet",
             Table::Silences => "silences.parquet",
+            Table::TrailChanges => "trail_changes.parquet",
         }
     }
 
@@ -57,6 +61,7 @@ impl Table {
             Table::Files => files_schema(),
             Table::Events => events_schema(),
             Table::Silences => silences_schema(),
+            Table::TrailChanges => trail_changes_schema(),
         }
     }
 }
@@ -78,7 +83,7 @@ pub fn writer_properties(table: Table) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(format!("trailproof {}", env!("CARGO_PKG_VERSION")));
     if table == Table::Files {
-        for column in ["key", "sha256", "error"] {
+        for column in ["key", "sha256", "error", "etag", "stored_sha256"] {
             b = b.set_column_dictionary_enabled(
                 parquet::schema::types::ColumnPath::from(column),
                 false,
@@ -147,6 +152,8 @@ pub fn coverage_schema() -> SchemaRef {
     for name in ["late_events", "mismatched_events", "unreadable_files"] {
         fields.push(Field::new(name, DataType::UInt64, false));
     }
+    // A valid digest vouches for the hour: CloudTrail was logging, even if nothing happened.
+    fields.push(Field::new("digest_attested", DataType::Boolean, false));
     Arc::new(Schema::new(fields))
 }
 
@@ -172,6 +179,104 @@ pub fn silences_schema() -> SchemaRef {
     ]))
 }
 
+pub fn trail_changes_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new("event_time", ts(), false),
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("region", DataType::Utf8, false),
+    ];
+    for (name, nullable) in TRAIL_CHANGE_STRINGS {
+        fields.push(Field::new(name, DataType::Utf8, nullable));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// The string columns of `trail_changes.parquet` after its first three, and whether each may
+/// be null.
+const TRAIL_CHANGE_STRINGS: [(&str, bool); 13] = [
+    ("event_id", true),
+    ("event_source", false),
+    ("event_name", false),
+    ("aws_region", true),
+    ("actor", true),
+    ("actor_type", true),
+    ("source_ip", true),
+    ("user_agent", true),
+    ("result", false),
+    ("error_message", true),
+    ("target", true),
+    ("request_parameters", true),
+    ("log_file", false),
+];
+
+/// Writes `trail_changes.parquet` at `path` (rows in time order).
+pub fn write_trail_changes(path: &Path, rows: &[crate::coverage::TrailChange]) -> Result<u64> {
+    let mut w = TableWriter::create_at(path, Table::TrailChanges)?;
+    for chunk in rows.chunks(ROW_GROUP_ROWS) {
+        let field = |c: &crate::coverage::TrailChange, name: &str| -> Option<String> {
+            match name {
+                "event_id" => c.event_id.clone(),
+                "event_source" => Some(c.event_source.clone()),
+                "event_name" => Some(c.event_name.clone()),
+                "aws_region" => c.aws_region.clone(),
+                "actor" => c.actor.clone(),
+                "actor_type" => c.actor_type.clone(),
+                "source_ip" => c.source_ip.clone(),
+                "user_agent" => c.user_agent.clone(),
+                "result" => Some(c.result.clone()),
+                "error_message" => c.error_message.clone(),
+                "target" => c.target.clone(),
+                "request_parameters" => c.request_parameters.clone(),
+                "log_file" => Some(c.log_file.clone()),
+                _ => unreachable!("not a trail-change column: {name}"),
+            }
+        };
+        let mut cols: Vec<(&'static str, ArrayRef)> = vec![
+            (
+                "event_time",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|c| Some(micros(c.event_time)))
+                        .collect::<TimestampMicrosecondArray>()
+                        .with_timezone("UTC"),
+                ),
+            ),
+            (
+                "account_id",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|c| Some(c.account_id.as_str()))
+                        .collect::<StringArray>(),
+                ),
+            ),
+            (
+                "region",
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|c| Some(c.region.as_str()))
+                        .collect::<StringArray>(),
+                ),
+            ),
+        ];
+        for (name, _) in TRAIL_CHANGE_STRINGS {
+            cols.push((
+                name,
+                Arc::new(
+                    chunk
+                        .iter()
+                        .map(|c| field(c, name))
+                        .collect::<StringArray>(),
+                ),
+            ));
+        }
+        w.write(cols)?;
+    }
+    w.close()
+}
+
 pub fn files_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("key", DataType::Utf8, false),
@@ -185,6 +290,8 @@ pub fn files_schema() -> SchemaRef {
         Field::new("error", DataType::Utf8, true),
         Field::new("digest_status", DataType::Utf8, true),
         Field::new("digest_key", DataType::Utf8, true),
+        Field::new("etag", DataType::Utf8, true),
+        Field::new("stored_sha256", DataType::Utf8, true),
     ]))
 }
 
@@ -267,10 +374,10 @@ fn micros(secs: i64) -> i64 {
     secs.saturating_mul(1_000_000)
 }
 
-/// Writes `coverage.parquet` at `path` from (account, region, hour, counters) rows.
+/// Writes `coverage.parquet` at `path` from (account, region, hour, counters, attested) rows.
 pub fn write_coverage<'a>(
     path: &Path,
-    rows: impl Iterator<Item = (&'a str, &'a str, i64, &'a Counters)>,
+    rows: impl Iterator<Item = (&'a str, &'a str, i64, &'a Counters, bool)>,
 ) -> Result<u64> {
     let mut w = TableWriter::create_at(path, Table::Coverage)?;
     let mut rows = rows.peekable();
@@ -285,7 +392,9 @@ pub fn write_coverage<'a>(
         let mut first = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         let mut last = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         let mut lag = Int64Builder::new();
-        for (a, r, h, c) in rows.by_ref().take(ROW_GROUP_ROWS) {
+        let mut attested = BooleanBuilder::new();
+        for (a, r, h, c, at) in rows.by_ref().take(ROW_GROUP_ROWS) {
+            attested.append_value(at);
             account.append_value(a);
             region.append_value(r);
             hour.append_value(micros(h));
@@ -303,6 +412,7 @@ pub fn write_coverage<'a>(
             ("first_event", Arc::new(first.finish())),
             ("last_event", Arc::new(last.finish())),
             ("max_delivery_lag_s", Arc::new(lag.finish())),
+            ("digest_attested", Arc::new(attested.finish())),
         ];
         cols.extend(
             counts
@@ -450,75 +560,272 @@ pub struct FileRow {
     pub digest_status: Option<&'static str>,
     /// The digest that lists it.
     pub digest_key: Option<String>,
+    /// The S3 ETag of the object read (none for a local copy).
+    pub etag: Option<String>,
+    /// SHA-256 of the stored (compressed) bytes read.
+    pub stored_sha256: Option<String>,
 }
 
-/// Buffers `files.parquet` rows and flushes them a row group at a time.
+/// Rows of `files.parquet` held in memory before they are sorted and spilled as a run.
+pub const FILES_RUN_ROWS: usize = 32 * 1024;
+
+/// Writes `files.parquet` in key order whatever order the objects were read in: rows are
+/// held up to [`FILES_RUN_ROWS`], sorted and spilled as runs beside the table, and the runs
+/// merged into it at the end; memory stays flat and two runs over the same objects write the
+/// same bytes.
 pub struct FilesWriter {
-    w: TableWriter,
+    dir: std::path::PathBuf,
     rows: Vec<FileRow>,
+    runs: Vec<std::path::PathBuf>,
 }
 
 impl FilesWriter {
     pub fn create(dir: &Path) -> Result<Self> {
         Ok(FilesWriter {
-            w: TableWriter::create(dir, Table::Files)?,
+            dir: dir.to_owned(),
             rows: Vec::with_capacity(1024),
+            runs: Vec::new(),
         })
     }
 
     pub fn push(&mut self, row: FileRow) -> Result<()> {
         self.rows.push(row);
-        if self.rows.len() >= BATCH_ROWS {
-            self.flush()
-        } else {
-            Ok(())
+        if self.rows.len() >= FILES_RUN_ROWS {
+            self.spill()?;
         }
+        Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        if self.rows.is_empty() {
-            return Ok(());
+    /// Sorts the held rows and writes them as one run.
+    fn spill(&mut self) -> Result<()> {
+        let path = self
+            .dir
+            .join(format!(".files-run-{}.parquet", self.runs.len()));
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut w = TableWriter::create_at(&path, Table::Files)?;
+        for chunk in rows.chunks(BATCH_ROWS) {
+            w.write(file_columns(chunk))?;
         }
-        let rows = std::mem::take(&mut self.rows);
-        let strings = |f: &dyn Fn(&FileRow) -> Option<&str>| -> ArrayRef {
-            Arc::new(rows.iter().map(f).collect::<StringArray>())
-        };
-        let cols: Vec<(&'static str, ArrayRef)> = vec![
-            ("key", strings(&|r| Some(&r.key))),
-            ("account_id", strings(&|r| r.account_id.as_deref())),
-            ("region", strings(&|r| r.region.as_deref())),
-            (
-                "delivered_at",
-                Arc::new(
-                    rows.iter()
-                        .map(|r| r.delivered_at.map(micros))
-                        .collect::<TimestampMicrosecondArray>()
-                        .with_timezone("UTC"),
-                ),
-            ),
-            (
-                "size",
-                Arc::new(rows.iter().map(|r| Some(r.size)).collect::<UInt64Array>()),
-            ),
-            ("sha256", strings(&|r| r.sha256.as_deref())),
-            (
-                "events",
-                Arc::new(rows.iter().map(|r| r.events).collect::<UInt64Array>()),
-            ),
-            ("status", strings(&|r| Some(&r.status))),
-            ("error", strings(&|r| r.error.as_deref())),
-            ("digest_status", strings(&|r| r.digest_status)),
-            ("digest_key", strings(&|r| r.digest_key.as_deref())),
-        ];
-        self.rows = rows;
-        self.rows.clear();
-        self.w.write(cols)
+        w.close()?;
+        self.runs.push(path);
+        Ok(())
     }
 
+    /// Writes `files.parquet`; returns its row count.
     pub fn close(mut self) -> Result<u64> {
-        self.flush()?;
-        self.w.close()
+        let mut w = TableWriter::create(&self.dir, Table::Files)?;
+        let mut out: Vec<FileRow> = Vec::with_capacity(BATCH_ROWS);
+        if self.runs.is_empty() {
+            self.rows.sort_by(|a, b| a.key.cmp(&b.key));
+            for chunk in self.rows.chunks(BATCH_ROWS) {
+                w.write(file_columns(chunk))?;
+            }
+            return w.close();
+        }
+        if !self.rows.is_empty() {
+            self.spill()?;
+        }
+        let mut readers = self
+            .runs
+            .iter()
+            .map(|p| RunReader::open(p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(row) = r.next()? {
+                heap.push(std::cmp::Reverse((row.key.clone(), i, HeapRow(row))));
+            }
+        }
+        while let Some(std::cmp::Reverse((_, i, HeapRow(row)))) = heap.pop() {
+            out.push(row);
+            if out.len() == BATCH_ROWS {
+                w.write(file_columns(&out))?;
+                out.clear();
+            }
+            if let Some(next) = readers[i].next()? {
+                heap.push(std::cmp::Reverse((next.key.clone(), i, HeapRow(next))));
+            }
+        }
+        if !out.is_empty() {
+            w.write(file_columns(&out))?;
+        }
+        let n = w.close()?;
+        for p in &self.runs {
+            std::fs::remove_file(p).ok();
+        }
+        Ok(n)
     }
+}
+
+/// A row carried through the merge heap; ordered by the key beside it only.
+struct HeapRow(FileRow);
+
+impl PartialEq for HeapRow {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for HeapRow {}
+impl PartialOrd for HeapRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapRow {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// Reads a spilled run back, a batch at a time.
+struct RunReader {
+    batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    rows: std::vec::IntoIter<FileRow>,
+}
+
+impl RunReader {
+    fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("cannot open {}", path.display()), e)
+        })?;
+        let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(1024).build())
+            .map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Output,
+                    format!("cannot read {}", path.display()),
+                    e,
+                )
+            })?;
+        Ok(RunReader {
+            batches,
+            rows: Vec::new().into_iter(),
+        })
+    }
+
+    fn next(&mut self) -> Result<Option<FileRow>> {
+        loop {
+            if let Some(r) = self.rows.next() {
+                return Ok(Some(r));
+            }
+            match self.batches.next() {
+                None => return Ok(None),
+                Some(b) => {
+                    let b = b.map_err(|e| {
+                        Error::with_source(ErrorKind::Output, "cannot read a spilled run", e)
+                    })?;
+                    self.rows = file_rows(&b)?.into_iter();
+                }
+            }
+        }
+    }
+}
+
+/// `files.parquet` columns of `rows`.
+fn file_columns(rows: &[FileRow]) -> Vec<(&'static str, ArrayRef)> {
+    let strings = |f: &dyn Fn(&FileRow) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    };
+    vec![
+        ("key", strings(&|r| Some(&r.key))),
+        ("account_id", strings(&|r| r.account_id.as_deref())),
+        ("region", strings(&|r| r.region.as_deref())),
+        (
+            "delivered_at",
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.delivered_at.map(micros))
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "size",
+            Arc::new(rows.iter().map(|r| Some(r.size)).collect::<UInt64Array>()),
+        ),
+        ("sha256", strings(&|r| r.sha256.as_deref())),
+        (
+            "events",
+            Arc::new(rows.iter().map(|r| r.events).collect::<UInt64Array>()),
+        ),
+        ("status", strings(&|r| Some(&r.status))),
+        ("error", strings(&|r| r.error.as_deref())),
+        ("digest_status", strings(&|r| r.digest_status)),
+        ("digest_key", strings(&|r| r.digest_key.as_deref())),
+        ("etag", strings(&|r| r.etag.as_deref())),
+        ("stored_sha256", strings(&|r| r.stored_sha256.as_deref())),
+    ]
+}
+
+/// The rows of a `files.parquet` batch.
+fn file_rows(b: &RecordBatch) -> Result<Vec<FileRow>> {
+    let col = |name: &str| {
+        b.column_by_name(name)
+            .ok_or_else(|| Error::new(ErrorKind::Output, format!("a spilled run lacks '{name}'")))
+    };
+    let s = |name: &str| -> Result<StringArray> {
+        col(name)?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Output,
+                    format!("'{name}' is not a string column"),
+                )
+            })
+    };
+    let u = |name: &str| -> Result<UInt64Array> {
+        col(name)?
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .cloned()
+            .ok_or_else(|| Error::new(ErrorKind::Output, format!("'{name}' is not a u64 column")))
+    };
+    let delivered = col("delivered_at")?
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .cloned()
+        .ok_or_else(|| Error::new(ErrorKind::Output, "'delivered_at' is not a timestamp"))?;
+    let (key, account, region, sha, status, error, dstatus, dkey, etag, stored) = (
+        s("key")?,
+        s("account_id")?,
+        s("region")?,
+        s("sha256")?,
+        s("status")?,
+        s("error")?,
+        s("digest_status")?,
+        s("digest_key")?,
+        s("etag")?,
+        s("stored_sha256")?,
+    );
+    let (size, events) = (u("size")?, u("events")?);
+    let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
+    Ok((0..b.num_rows())
+        .map(|i| FileRow {
+            key: key.value(i).to_owned(),
+            account_id: opt(&account, i),
+            region: opt(&region, i),
+            delivered_at: (!delivered.is_null(i)).then(|| delivered.value(i) / 1_000_000),
+            size: size.value(i),
+            sha256: opt(&sha, i),
+            events: (!events.is_null(i)).then(|| events.value(i)),
+            status: status.value(i).to_owned(),
+            error: opt(&error, i),
+            digest_status: (!dstatus.is_null(i)).then(|| {
+                let name = dstatus.value(i);
+                crate::integrity::digest::LogStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .find(|s| *s == name)
+                    .unwrap_or("unknown")
+            }),
+            digest_key: opt(&dkey, i),
+            etag: opt(&etag, i),
+            stored_sha256: opt(&stored, i),
+        })
+        .collect())
 }
 
 /// One batch of `events.parquet`, as named columns.
@@ -657,8 +964,8 @@ mod tests {
         };
         let empty = Counters::default();
         let rows = vec![
-            ("111122223333", "us-east-1", 0i64, &c),
-            ("111122223333", "us-east-1", 3_600, &empty),
+            ("111122223333", "us-east-1", 0i64, &c, false),
+            ("111122223333", "us-east-1", 3_600, &empty, true),
         ];
         assert_eq!(
             write_coverage(&dir.path().join("coverage.parquet"), rows.into_iter()).unwrap(),
@@ -678,6 +985,8 @@ mod tests {
                 error: Some("bad".into()),
                 digest_status: None,
                 digest_key: None,
+                etag: None,
+                stored_sha256: None,
             })
             .unwrap();
         assert_eq!(files.close().unwrap(), 1);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::controls::{Assessment, Statement};
 use super::{Render, RunOutcome};
 use crate::coverage::{Evidence, Gap, RegionStatus};
 use crate::error::Result;
@@ -80,9 +81,13 @@ pub(crate) struct GapJson<'a> {
     pub(crate) start: String,
     pub(crate) end: String,
     pub(crate) detail: &'a str,
+    /// The statement it breaks and the controls that statement evidences.
+    pub(crate) statement: Statement,
+    pub(crate) controls: Vec<String>,
 }
 
 pub(crate) fn gap_json(g: &Gap) -> GapJson<'_> {
+    let statement = Statement::of_gap(g);
     GapJson {
         account_id: &g.account_id,
         region: &g.region,
@@ -91,7 +96,21 @@ pub(crate) fn gap_json(g: &Gap) -> GapJson<'_> {
         start: rfc3339(g.start),
         end: rfc3339(g.end),
         detail: &g.detail,
+        statement,
+        controls: super::controls::references(statement),
     }
+}
+
+/// Trail changes listed in `summary.json` (all of them are in `trail_changes.parquet`).
+const SUMMARY_TRAIL_CHANGES: usize = 1_000;
+
+/// The command line as given, program name first (`trailproof …`).
+pub fn command_line() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "trailproof".into();
+    }
+    args
 }
 
 /// `summary.json`.
@@ -112,6 +131,15 @@ pub struct Summary<'a> {
     parameters: serde_json::Value,
     /// `verify` only: the configuration check report.
     config: Option<serde_json::Value>,
+    /// What the run states, each with its result and the controls it evidences.
+    controls: Vec<Assessment>,
+    /// The statement-to-control table (`docs/evidence-pack.md`).
+    control_mapping: Vec<super::controls::MappingRow>,
+    trail_changes: &'a [crate::coverage::TrailChange],
+    trail_changes_total: u64,
+    trail_changes_truncated: bool,
+    /// The exact command line.
+    command_line: Vec<String>,
 }
 
 impl<'a> Summary<'a> {
@@ -128,11 +156,36 @@ impl<'a> Summary<'a> {
         for g in gaps {
             *by_kind.entry(g.kind.as_str().to_owned()).or_default() += 1;
         }
+        let mut controls = Vec::new();
+        if let Some(c) = &config {
+            controls.push(super::controls::assess_configuration(
+                c.get("verdict").and_then(|v| v.as_str()).unwrap_or("ERROR"),
+                c.get("findings")
+                    .and_then(|f| f.as_array())
+                    .map_or(0, Vec::len),
+            ));
+        }
+        if let Some(o) = outcome {
+            controls.extend(super::controls::assess_log_phase(
+                o.evidence,
+                &o.gaps,
+                o.digests.as_ref().is_some_and(|d| d.in_use),
+            ));
+        }
+        let changes: &[crate::coverage::TrailChange] =
+            outcome.map(|o| o.trail_changes.as_slice()).unwrap_or(&[]);
+        let changes_total = changes.len() as u64 + outcome.map_or(0, |o| o.trail_changes_dropped);
         Summary {
+            controls,
+            control_mapping: super::controls::mapping(),
+            trail_changes: &changes[..changes.len().min(SUMMARY_TRAIL_CHANGES)],
+            trail_changes_total: changes_total,
+            trail_changes_truncated: changes_total > SUMMARY_TRAIL_CHANGES as u64,
+            command_line: command_line(),
             schema: EVIDENCE_SCHEMA,
             tool: serde_json::json!({"name": "trailproof", "version": env!("CARGO_PKG_VERSION")}),
             command,
-            generated_at: rfc3339(crate::time::now_secs()),
+            generated_at: rfc3339(crate::time::generated_at()),
             verdict,
             exit_code,
             evidence: outcome.map(|o| o.evidence),

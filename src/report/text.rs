@@ -177,5 +177,22 @@ pub(super) fn write_outputs(
             f.sha256
         )?;
     }
-    writeln!(out, "  {document}")
+    writeln!(out, "  {document}")?;
+    writeln!(out, "  {}, {}", super::pack::OSCAL, super::pack::OCSF)?;
+    writeln!(
+        out,
+        "  {}  {}",
+        super::pack::REPORT,
+        dir.join(super::pack::REPORT).display()
+    )?;
+    let manifest = dir.join(super::pack::MANIFEST);
+    if let Ok((_, sha)) = super::pack::hash_file(&manifest) {
+        writeln!(
+            out,
+            "  {}     sha256 {sha} (keep it: `trailproof verify-evidence {} --manifest-sha256 {sha}`)",
+            super::pack::MANIFEST,
+            dir.display()
+        )?;
+    }
+    Ok(())
 }

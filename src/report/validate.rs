@@ -18,6 +18,7 @@ pub const VALIDATE_SCHEMA: &str = "trailproof.validate/v1";
 pub struct ValidateReport<'a> {
     schema: &'static str,
     tool: serde_json::Value,
+    command: &'static str,
     generated_at: String,
     source: &'a str,
     window_start: &'a str,
@@ -33,6 +34,10 @@ pub struct ValidateReport<'a> {
     pub findings_by_kind: BTreeMap<&'static str, usize>,
     findings: Vec<super::summary::GapJson<'a>>,
     outputs: &'a [super::OutputFile],
+    /// The integrity statement's result and the controls it evidences.
+    controls: Vec<super::controls::Assessment>,
+    control_mapping: Vec<super::controls::MappingRow>,
+    command_line: Vec<String>,
     #[serde(skip)]
     dir: &'a Path,
 }
@@ -47,7 +52,8 @@ impl<'a> ValidateReport<'a> {
         ValidateReport {
             schema: VALIDATE_SCHEMA,
             tool: serde_json::json!({"name": "trailproof", "version": env!("CARGO_PKG_VERSION")}),
-            generated_at: rfc3339(crate::time::now_secs()),
+            command: "validate",
+            generated_at: rfc3339(crate::time::generated_at()),
             source: &o.source,
             window_start: &o.window_start,
             window_end: &o.window_end,
@@ -59,6 +65,12 @@ impl<'a> ValidateReport<'a> {
             findings_by_kind: by_kind,
             findings: o.gaps.iter().map(super::summary::gap_json).collect(),
             outputs: &o.outputs,
+            controls: super::controls::assess_log_phase(o.evidence, &o.gaps, true)
+                .into_iter()
+                .filter(|a| a.statement == super::controls::Statement::Integrity)
+                .collect(),
+            control_mapping: super::controls::mapping(),
+            command_line: super::summary::command_line(),
             dir,
         }
     }

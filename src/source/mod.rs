@@ -121,10 +121,11 @@ impl ReadError {
     }
 }
 
-/// An object's bytes and its user metadata (S3 `x-amz-meta-*`; none for a local copy).
+/// An object's bytes, its user metadata (S3 `x-amz-meta-*`) and ETag (none for a local copy).
 pub struct Object {
     pub bytes: bytes::Bytes,
     pub metadata: HashMap<String, String>,
+    pub etag: Option<String>,
 }
 
 /// One listed key.
@@ -227,10 +228,7 @@ impl Store {
     /// Reads one object whole, with its metadata; larger than `max_bytes` is `too_large`.
     pub async fn get(&self, key: &str, max_bytes: u64) -> Result<Object, ReadError> {
         match self {
-            Store::S3 { client, bucket } => {
-                let (bytes, metadata) = fetch_object(client, bucket, key, max_bytes).await?;
-                Ok(Object { bytes, metadata })
-            }
+            Store::S3 { client, bucket } => fetch_object(client, bucket, key, max_bytes).await,
             Store::Local(root) => {
                 let path = root.join(key);
                 tokio::task::spawn_blocking(move || {
@@ -239,6 +237,7 @@ impl Store {
                     Ok(Object {
                         bytes: buf.into(),
                         metadata: HashMap::new(),
+                        etag: None,
                     })
                 })
                 .await

@@ -1,8 +1,6 @@
 //! S3: paginated listing streamed into a channel, and GETs whose body read is retried (the
 //! SDK's retries stop at the response headers).
 
-use std::collections::HashMap;
-
 use tokio::sync::mpsc;
 
 use super::{Entry, ReadError};
@@ -65,7 +63,7 @@ pub(super) async fn list(
     Ok(sent)
 }
 
-/// GETs one object with its user metadata; failures as `access_denied`, `not_found`,
+/// GETs one object with its user metadata and ETag; failures as `access_denied`, `not_found`,
 /// `too_large` (its `Content-Length` over `max_bytes`: the body is not read) or `fetch_failed`
 /// (after five attempts: the SDK's retries stop at the response headers, so a body cut off
 /// mid-read is retried here).
@@ -74,7 +72,7 @@ pub async fn fetch_object(
     bucket: &str,
     key: &str,
     max_bytes: u64,
-) -> Result<(bytes::Bytes, HashMap<String, String>), ReadError> {
+) -> Result<super::Object, ReadError> {
     let mut last = String::new();
     for attempt in 0..5u32 {
         if attempt > 0 {
@@ -87,8 +85,15 @@ pub async fn fetch_object(
                     return Err(ReadError::too_large(length, max_bytes));
                 }
                 let metadata = out.metadata.take().unwrap_or_default();
+                let etag = out.e_tag.take();
                 match out.body.collect().await {
-                    Ok(data) => return Ok((data.into_bytes(), metadata)),
+                    Ok(data) => {
+                        return Ok(super::Object {
+                            bytes: data.into_bytes(),
+                            metadata,
+                            etag,
+                        });
+                    }
                     Err(e) => {
                         last = format!(
                             "body read failed: {}",

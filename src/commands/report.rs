@@ -1,0 +1,64 @@
+//! `trailproof report DIR` (re-render report.html from the directory alone) and
+//! `trailproof verify-evidence DIR` (re-check the directory against its manifest).
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::report::pack;
+
+use super::Outcome;
+
+/// Settings of `report`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    /// Default: DIR/report.html.
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(config: Config) -> Result<Outcome> {
+    let run = pack::Run::read(&config.dir)?;
+    let html = crate::report::html::render(&run)?;
+    let (dir, name) = match &config.output {
+        Some(path) => (
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.to_path_buf())
+                .unwrap_or_else(|| PathBuf::from(".")),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| crate::Error::usage("--output needs a file name"))?,
+        ),
+        None => (config.dir.clone(), pack::REPORT.to_owned()),
+    };
+    pack::write_file(&dir, &name, html.as_bytes())?;
+    let path = dir.join(&name);
+    // Whether the re-rendered report is the one the manifest recorded.
+    let recorded = crate::report::manifest::recorded(&config.dir, pack::REPORT);
+    let (_, sha) = pack::hash_file(&path)?;
+    let note = match recorded {
+        Some(r) if r == sha => "identical to the report the run recorded in manifest.json",
+        Some(_) => {
+            "differs from the report recorded in manifest.json (another trailproof version?); verify-evidence will name it if it replaced DIR/report.html"
+        }
+        None => "no manifest.json records a report to compare with",
+    };
+    println!("{} ({} bytes): {note}", path.display(), html.len());
+    Ok(Outcome { exit_code: 0 })
+}
+
+/// Settings of `verify-evidence`.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    pub dir: PathBuf,
+    pub manifest_sha256: Option<String>,
+    pub format: crate::report::Format,
+}
+
+pub fn verify(config: VerifyConfig) -> Result<Outcome> {
+    let v = crate::report::manifest::verify(&config.dir, config.manifest_sha256.as_deref())?;
+    crate::report::print(config.format, &v)?;
+    Ok(Outcome {
+        exit_code: v.exit_code,
+    })
+}
