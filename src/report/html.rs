@@ -27,6 +27,8 @@ pub const MAX_HEATMAP_ACCOUNTS: usize = 50;
 pub const HOURLY_UP_TO_DAYS: i64 = 7;
 /// Windows up to this many days get hourly drill-downs under the daily map.
 pub const DRILL_DOWN_UP_TO_DAYS: i64 = 31;
+/// Columns of a heat map at most (longer windows get cells of several days).
+const MAX_COLUMNS: i64 = 366;
 /// Gap and trail-change rows listed (all of them are in the Parquet tables).
 pub const MAX_ROWS: usize = 500;
 
@@ -368,7 +370,8 @@ fn section_config(h: &mut String, run: &Run) {
 const CORE: [&str; 5] = [":AU-2", ":AU-3", ":AU-12", ":AU-9", ":AU-10"];
 
 /// Reads `coverage.parquet` into a grid per account (at most [`MAX_HEATMAP_ACCOUNTS`]).
-fn read_grids(run: &Run, hours: usize) -> Result<BTreeMap<String, Grid>> {
+/// `columns` cells of `step` hours each per (account, region).
+fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, Grid>> {
     let mut grids: BTreeMap<String, Grid> = BTreeMap::new();
     let allowed: Vec<&String> = run.accounts.iter().take(MAX_HEATMAP_ACCOUNTS).collect();
     pack::read_table(&run.dir, "coverage.parquet", |b| {
@@ -395,15 +398,15 @@ fn read_grids(run: &Run, hours: usize) -> Result<BTreeMap<String, Grid>> {
                 continue;
             }
             let Some(t) = *t else { continue };
-            let idx = (t - run.window.0).div_euclid(HOUR);
-            if idx < 0 || idx as usize >= hours {
+            let idx = (t - run.window.0).div_euclid(step * HOUR);
+            if idx < 0 || idx as usize >= columns {
                 continue;
             }
             let cells = grids
                 .entry(a.to_owned())
                 .or_default()
                 .entry(reg.value(i).to_owned())
-                .or_insert_with(|| vec![Hour::default(); hours]);
+                .or_insert_with(|| vec![Hour::default(); columns]);
             let cell = &mut cells[idx as usize];
             cell.read += r.value(i) + mu.value(i);
             cell.write += w.value(i);
@@ -419,7 +422,7 @@ fn read_grids(run: &Run, hours: usize) -> Result<BTreeMap<String, Grid>> {
         let g = grids.entry((*a).clone()).or_default();
         for r in &run.regions {
             g.entry(r.clone())
-                .or_insert_with(|| vec![Hour::default(); hours]);
+                .or_insert_with(|| vec![Hour::default(); columns]);
         }
     }
     Ok(grids)
@@ -438,8 +441,17 @@ fn section_coverage(
         h.push_str("<p class=\"muted\">No coverage table in this directory (digest validation hashes the log files without counting their events).</p></section>\n");
         return Ok(());
     }
-    let mut grids = read_grids(run, hours)?;
-    // Gaps and trail changes onto the hours they cover.
+    let days = hours.div_ceil(24);
+    // Cells of one hour up to the drill-down limit; beyond it, of a day (or of several days, so
+    // that a map never has more than a year of columns): memory and size stay bounded.
+    let step: i64 = if days as i64 <= DRILL_DOWN_UP_TO_DAYS {
+        1
+    } else {
+        24 * (days as u64).div_ceil(MAX_COLUMNS as u64) as i64
+    };
+    let columns = hours.div_ceil(step as usize);
+    let mut grids = read_grids(run, columns, step)?;
+    // Gaps and trail changes onto the cells they cover.
     for g in gaps.iter().filter(|g| !g.is_region_wide()) {
         let Some(cells) = grids
             .get_mut(&g.account_id)
@@ -447,9 +459,10 @@ fn section_coverage(
         else {
             continue;
         };
-        let from = ((g.start - run.window.0).div_euclid(HOUR)).max(0) as usize;
+        let span = step * HOUR;
+        let from = ((g.start - run.window.0).div_euclid(span)).max(0) as usize;
         let to =
-            ((g.end - run.window.0 + HOUR - 1).div_euclid(HOUR)).clamp(0, hours as i64) as usize;
+            ((g.end - run.window.0 + span - 1).div_euclid(span)).clamp(0, columns as i64) as usize;
         for c in cells.iter_mut().take(to).skip(from) {
             if g.is_unknown() {
                 c.unknown = true;
@@ -463,13 +476,12 @@ fn section_coverage(
             .get_mut(&ch.account_id)
             .and_then(|r| r.get_mut(&ch.region))
         {
-            let i = (ch.event_time - run.window.0).div_euclid(HOUR);
-            if i >= 0 && (i as usize) < hours {
+            let i = (ch.event_time - run.window.0).div_euclid(step * HOUR);
+            if i >= 0 && (i as usize) < columns {
                 cells[i as usize].change = true;
             }
         }
     }
-    let days = hours.div_ceil(24);
     let hourly = days as i64 <= HOURLY_UP_TO_DAYS;
     h.push_str("<table class=\"legend\"><caption class=\"small\">Legend: each cell's glyph names its state; hover a cell (or read its title) for its read, write and global counts. A black frame marks an hour with a trail change.</caption><tbody>");
     for s in State::ALL {
@@ -504,15 +516,28 @@ fn section_coverage(
             h,
             "<h3>Account {}</h3>\n<div class=\"scroll\"><table class=\"heatmap\" data-account=\"{a}\" data-unit=\"{}\"><caption class=\"small\">{} x region, {} .. {}</caption><thead><tr><th scope=\"col\">region</th>",
             esc(account),
-            if hourly { "hour" } else { "day" },
-            if hourly { "Hour" } else { "Day" },
+            if hourly {
+                "hour".to_owned()
+            } else if step == 1 {
+                "day".to_owned()
+            } else {
+                format!("{} days", step / 24)
+            },
+            if hourly {
+                "Hour".to_owned()
+            } else if step == 1 {
+                "Day".to_owned()
+            } else {
+                format!("{}-day span", step / 24)
+            },
             rfc3339(run.window.0),
             rfc3339(run.window.1),
             a = esc(account),
         );
-        let columns = if hourly { hours } else { days };
-        for i in 0..columns {
-            let t = run.window.0 + i as i64 * if hourly { HOUR } else { 24 * HOUR };
+        let shown = if hourly || step > 1 { columns } else { days };
+        let width = if hourly { HOUR } else { step.max(24) * HOUR };
+        for i in 0..shown {
+            let t = run.window.0 + i as i64 * width;
             let label = if hourly {
                 let s = rfc3339(t);
                 if (t / HOUR) % 24 == 0 || i == 0 {
@@ -543,14 +568,14 @@ fn section_coverage(
                 })
                 .unwrap_or_default();
             put!(h, "<tr><th scope=\"row\">{}{badges}</th>", esc(region));
-            if hourly {
+            if hourly || step > 1 {
                 for (i, c) in cells.iter().enumerate() {
                     cell(
                         h,
                         c,
                         c.state(expected),
-                        run.window.0 + i as i64 * HOUR,
-                        true,
+                        run.window.0 + i as i64 * step * HOUR,
+                        hourly,
                     );
                 }
             } else {
@@ -563,7 +588,7 @@ fn section_coverage(
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody></table></div>\n");
-        if !hourly && days as i64 <= DRILL_DOWN_UP_TO_DAYS {
+        if !hourly && step == 1 {
             h.push_str("<h4 class=\"small\">Hourly drill-down per day</h4>\n");
             for d in 0..days {
                 let t0 = run.window.0 + d as i64 * 24 * HOUR;

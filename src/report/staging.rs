@@ -180,14 +180,19 @@ impl Staging {
 }
 
 /// The files an evidence directory holds.
-const EVIDENCE_FILES: [&str; 7] = [
+const EVIDENCE_FILES: [&str; 12] = [
     "coverage.parquet",
     "gaps.parquet",
     "files.parquet",
     "events.parquet",
     "silences.parquet",
+    "trail_changes.parquet",
     "summary.json",
     "validate.json",
+    super::pack::OSCAL,
+    super::pack::OCSF,
+    super::pack::REPORT,
+    super::pack::MANIFEST,
 ];
 
 /// The first entry of an existing `dir` that is not evidence, if any.
