@@ -927,6 +927,55 @@ mod tests {
     use super::*;
     use crate::coverage::GapKind;
 
+    fn row(key: String) -> FileRow {
+        FileRow {
+            key,
+            account_id: Some("111122223333".into()),
+            region: None,
+            delivered_at: Some(1_767_225_600),
+            size: 3,
+            sha256: None,
+            events: Some(1),
+            status: "ok".into(),
+            error: None,
+            digest_status: Some("valid"),
+            digest_key: None,
+            etag: Some("\"e\"".into()),
+            stored_sha256: None,
+        }
+    }
+
+    #[test]
+    fn files_are_written_in_key_order_whatever_the_arrival_order() {
+        let n = FILES_RUN_ROWS * 2 + 123;
+        let keys: Vec<String> = (0..n).map(|i| format!("k{:08}", (i * 7919) % n)).collect();
+        let write = |order: &mut dyn Iterator<Item = &String>| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = FilesWriter::create(dir.path()).unwrap();
+            for k in order {
+                w.push(row(k.clone())).unwrap();
+            }
+            assert_eq!(w.close().unwrap(), n as u64);
+            // The spilled runs are gone.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+            std::fs::read(dir.path().join("files.parquet")).unwrap()
+        };
+        let a = write(&mut keys.iter());
+        let b = write(&mut keys.iter().rev());
+        assert!(a == b, "the bytes depend on the arrival order");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(a))
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut all = Vec::new();
+        for b in reader {
+            all.extend(file_rows(&b.unwrap()).unwrap());
+        }
+        assert_eq!(all.len(), n);
+        assert!(all.windows(2).all(|w| w[0].key < w[1].key));
+        assert_eq!(all[0], row(all[0].key.clone()));
+    }
+
     #[test]
     fn properties_are_chosen_on_purpose() {
         let p = writer_properties(Table::Coverage);

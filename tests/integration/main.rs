@@ -6,6 +6,7 @@ mod check_emulator;
 mod check_mocked;
 mod cli;
 mod digests_mocked;
+mod evidence_pack;
 mod fault_proxy;
 mod hostile;
 mod real_corpus;
