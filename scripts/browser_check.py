@@ -6,7 +6,8 @@ the page made, and facts read from the DOM (the report's verdict, heat-map cells
 trail-change and timeline rows). Exits 1 if the page logged an error.
 
 usage: browser_check.py FILE.html OUTDIR [settle_ms]
-env:   CHROMIUM (default /usr/lib/chromium/chromium), CDP_TIMEOUT seconds (default 30)"""
+env:   CHROMIUM (default /usr/lib/chromium/chromium), CDP_TIMEOUT seconds (default 30),
+       SHOT_WIDTH / SHOT_HEIGHT: the screenshot's size (default 1280 x 2000)"""
 import base64, json, os, subprocess, sys, tempfile, time, pathlib
 html, outdir = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2])
 settle = float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.3
@@ -90,7 +91,8 @@ try:
     tid = send("Target.createTarget", {"url": "about:blank"})["targetId"]
     sid = send("Target.attachToTarget", {"targetId": tid, "flatten": True})["sessionId"]
     for d in ("Page", "Runtime", "Log", "Network"): send(d + ".enable", session=sid)
-    send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 2000, "deviceScaleFactor": 1,
+    width, height = int(os.environ.get("SHOT_WIDTH", "1280")), int(os.environ.get("SHOT_HEIGHT", "2000"))
+    send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                 "mobile": False}, session=sid)  # exact PNG size
     send("Page.navigate", {"url": html.as_uri()}, session=sid)
     while "Page.loadEventFired" not in events: handle(read_msg())

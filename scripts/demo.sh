@@ -9,8 +9,8 @@
 #   trailproof verify  (digests as heartbeat)            -> PASS; GAPS: ap-northeast-1 log_missing
 #                                                           only (eu-west-1 silent but logging)
 #   trailproof validate                                  -> INVALID: the same log_missing
-# It exits 0 when all come out as expected. The evidence is left in target/demo-evidence/ (and
-# target/demo-evidence-validate/ for validate).
+# It exits 0 when all come out as expected. The evidence is left in target/demo-evidence/
+# (report.html for the auditor; target/demo-evidence-validate/ for validate).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -42,10 +42,11 @@ echo "(exit code $bad)"
 
 echo
 echo "=== Account $GOOD_ACCOUNT: uploading one day of generated logs and signed digests ($start .. $until) ==="
-echo "    injected: eu-west-1 silent for 3 hours; one ap-northeast-1 log file deleted after delivery"
+echo "    injected: eu-west-1 silent for 3 hours; one ap-northeast-1 log file deleted after delivery;"
+echo "    logging stopped (StopLogging ... StartLogging) in sa-east-1 for 3 hours"
 keys="$root/target/demo-public-keys.json"
 as GOOD generate --out "s3://demo-$GOOD_ACCOUNT-org-audit" --accounts "$GOOD_ACCOUNT" --regions "$regions" \
-  --start "$start" --hours 24 --fault silent:eu-west-1:10:3 --fault tamper:delete-log:ap-northeast-1 \
+  --start "$start" --hours 24 --fault silent:eu-west-1:10:3 --fault tamper:delete-log:ap-northeast-1 --fault stop-logging:sa-east-1:15:3 \
   --public-keys-out "$keys"
 summary_gaps() {
   "$(scripts/moto.sh python)" - "$1/summary.json" <<'PY'
@@ -80,13 +81,22 @@ set +e; as GOOD validate "s3://demo-$GOOD_ACCOUNT-org-audit" --since "$start" --
 echo "(exit code $valid)"
 
 echo
-if [ "$bad" = 1 ] && [ "$off" = 1 ] && [ "$off_gaps" = "eu-west-1/no_log_files" ] \
-  && [ "$good" = 1 ] && [ "$gaps" = "ap-northeast-1/log_missing" ] && [ "$valid" = 1 ]; then
+changes="$("$(scripts/moto.sh python)" - "$evidence/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(" ".join(f"{c['region']}/{c['event_name']}" for c in s["trail_changes"]))
+PY
+)"
+if [ "$bad" = 1 ] && [ "$off" = 1 ] && [ "$off_gaps" = "eu-west-1/no_log_files sa-east-1/no_log_files" ] \
+  && [ "$good" = 1 ] && [ "$gaps" = "ap-northeast-1/log_missing sa-east-1/no_log_files sa-east-1/no_digest" ] \
+  && [ "$changes" = "sa-east-1/StopLogging sa-east-1/StartLogging" ] && [ "$valid" = 1 ]; then
   echo "demo: as expected: write-only account FAIL WRITE_ONLY; compliant account PASS. From the logs alone the"
   echo "demo: silent eu-west-1 is a gap and the deleted file is invisible; with the digests eu-west-1 is proven"
-  echo "demo: silent but logging, and the deleted ap-northeast-1 file is the one finding (verify and validate)."
-  echo "demo: evidence (Parquet + summary.json) in $evidence, validate.json in $evidence-validate"
+  echo "demo: silent but logging, the deleted ap-northeast-1 file is a finding (verify and validate), and"
+  echo "demo: sa-east-1's silence has no digest heartbeat: a gap, with the StopLogging and StartLogging beside it."
+  echo "demo: evidence (Parquet, summary.json, OSCAL, OCSF, manifest.json) in $evidence, validate.json in $evidence-validate"
+  echo "demo: the auditor's report: $evidence/report.html"
 else
-  echo "demo: unexpected result (check $bad; logs-only $off '$off_gaps'; verify $good '$gaps'; validate $valid)" >&2
+  echo "demo: unexpected result (check $bad; logs-only $off '$off_gaps'; verify $good '$gaps' '$changes'; validate $valid)" >&2
   exit 1
 fi

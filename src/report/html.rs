@@ -176,8 +176,8 @@ th{background:#eee}code,pre{font-family:ui-monospace,"DejaVu Sans Mono",monospac
 .verdict{display:inline-block;padding:.3rem .8rem;border:3px solid #111;font-weight:700;font-size:1.3rem;letter-spacing:.05em}
 .v-PROVEN,.v-PASS,.v-VALID{background:#d1e5f0}.v-GAPS,.v-FAIL,.v-INVALID{background:#fddbc7;border-style:double}.v-UNKNOWN,.v-INCONCLUSIVE,.v-ERROR{background:#fff3c4;border-style:dashed}
 .scroll{overflow-x:auto}caption{caption-side:bottom;text-align:left}
-table.heatmap{font-size:.62rem;table-layout:fixed}table.heatmap td{width:1.05em;height:1.05em;padding:0;text-align:center;border:1px solid #fff;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-weight:700}
-table.heatmap th{font-weight:400;white-space:nowrap;padding:0 .3rem}table.heatmap thead th{writing-mode:vertical-rl;transform:rotate(180deg);height:3.2em;font-size:.55rem;padding:0}
+table.heatmap{font-size:.72rem;table-layout:fixed}table.heatmap td{width:1.25em;height:1.25em;padding:0;text-align:center;border:1px solid #fff;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-weight:700}
+table.heatmap th{font-weight:400;white-space:nowrap;padding:0 .3rem}table.heatmap thead th{writing-mode:vertical-rl;transform:rotate(180deg);height:4.6em;font-size:.6rem;padding:0}
 td.p{background:var(--p);color:#fff}td.h{background:var(--h);color:#000}td.s{background:var(--s);color:#777}
 td.g{background:var(--g);color:#fff}td.u{background:repeating-linear-gradient(45deg,var(--u),var(--u) 2px,#fff 2px,#fff 4px);color:#000}td.n{background:var(--n);color:#333}
 td.t{outline:2px solid #000;outline-offset:-2px}

@@ -89,7 +89,7 @@ fn summary(dir: &Path) -> serde_json::Value {
 }
 
 /// Opens `html` in headless Chromium; returns the browser check's JSON report.
-fn browse(html: &Path, out: &Path) -> serde_json::Value {
+pub(crate) fn browse(html: &Path, out: &Path) -> serde_json::Value {
     let res = Command::new("python3")
         .arg(root().join("scripts/browser_check.py"))
         .arg(html)

@@ -390,3 +390,73 @@ async fn a_tampered_log_is_a_gap_row_of_verify() {
     );
     assert_eq!(digest_statuses(&out).get("hash_mismatch"), Some(&1));
 }
+
+#[tokio::test]
+async fn verify_over_s3_leaves_an_evidence_pack_a_browser_opens() {
+    let a = Account::new().await;
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let t = tempfile::tempdir().unwrap();
+    let keys = t.path().join("keys.json");
+    generate(
+        &a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &[
+            "--fault",
+            "stop-logging:eu-west-1:2:3",
+            "--public-keys-out",
+            keys.to_str().unwrap(),
+        ],
+    );
+    let out = t.path().join("ev");
+    let (code, summary, stderr) = verify(
+        &a,
+        &out,
+        &[
+            "--max-silence",
+            "2h",
+            "--public-keys",
+            keys.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}\n{summary:#}");
+    assert_eq!(summary["config"]["verdict"], "PASS");
+    let configuration = summary["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["statement"] == "configuration")
+        .unwrap();
+    assert_eq!(configuration["result"], "satisfied");
+    // The manifest records every object read over S3 with its ETag and stored hash.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let inputs = manifest["inputs"].as_array().unwrap();
+    assert_eq!(
+        inputs.len() as u64,
+        summary["outcome"]["stats"]["log_files_read"]
+            .as_u64()
+            .unwrap()
+    );
+    assert!(
+        inputs
+            .iter()
+            .all(|i| i["etag"].as_str().is_some_and(|e| e.len() > 2))
+    );
+    assert!(
+        inputs
+            .iter()
+            .all(|i| i["sha256"].as_str().unwrap().len() == 64)
+    );
+
+    let r = crate::evidence_pack::browse(&out.join("report.html"), &t.path().join("shot"));
+    let f = &r["facts"];
+    assert_eq!(f["verdict"], "GAPS");
+    assert_eq!(f["heatmap_cells"], 3 * 6);
+    assert_eq!(
+        f["change_events"],
+        serde_json::json!(["StopLogging", "StartLogging"])
+    );
+    assert!(f["gap_cells"].as_u64().unwrap() >= 2, "{f}");
+    let dom = std::fs::read_to_string(t.path().join("shot/dom.html")).unwrap();
+    assert!(dom.contains("Configuration verdict: <span class=\"verdict v-PASS\">PASS</span>"));
+}
