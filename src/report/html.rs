@@ -483,7 +483,7 @@ fn section_coverage(
         }
     }
     let hourly = days as i64 <= HOURLY_UP_TO_DAYS;
-    h.push_str("<table class=\"legend\"><caption class=\"small\">Legend: each cell's glyph names its state; hover a cell (or read its title) for its read, write and global counts. A black frame marks an hour with a trail change.</caption><tbody>");
+    h.push_str("<table class=\"legend\"><caption class=\"small\">Legend: each cell's glyph names its state; a cell's title gives its counts of read (r), write (w) and global-service (g) management events. A black frame marks a cell with a trail change.</caption><tbody>");
     for s in State::ALL {
         put!(
             h,
@@ -569,20 +569,14 @@ fn section_coverage(
                 .unwrap_or_default();
             put!(h, "<tr><th scope=\"row\">{}{badges}</th>", esc(region));
             if hourly || step > 1 {
-                for (i, c) in cells.iter().enumerate() {
-                    cell(
-                        h,
-                        c,
-                        c.state(expected),
-                        run.window.0 + i as i64 * step * HOUR,
-                        hourly,
-                    );
+                for c in cells {
+                    cell(h, c, c.state(expected));
                 }
             } else {
                 for d in 0..days {
                     let day = &cells[d * 24..((d + 1) * 24).min(cells.len())];
                     let (sum, state) = day_of(day, expected);
-                    cell(h, &sum, state, run.window.0 + d as i64 * 24 * HOUR, false);
+                    cell(h, &sum, state);
                 }
             }
             h.push_str("</tr>\n");
@@ -618,8 +612,8 @@ fn section_coverage(
                 for (region, cells) in grid {
                     let expected = run.regions.is_empty() || run.regions.contains(region);
                     put!(h, "<tr><th scope=\"row\">{}</th>", esc(region));
-                    for (i, c) in cells[d * 24..d * 24 + n].iter().enumerate() {
-                        cell(h, c, c.state(expected), t0 + i as i64 * HOUR, true);
+                    for c in &cells[d * 24..d * 24 + n] {
+                        cell(h, c, c.state(expected));
                     }
                     h.push_str("</tr>");
                 }
@@ -647,22 +641,22 @@ fn day_of(hours: &[Hour], expected: bool) -> (Hour, State) {
     (sum, state)
 }
 
-fn cell(h: &mut String, c: &Hour, s: State, t: i64, hourly: bool) {
-    let when = if hourly {
-        rfc3339(t)[5..13].replace('T', " ") + "h"
-    } else {
-        rfc3339(t)[..10].to_owned()
-    };
+fn cell(h: &mut String, c: &Hour, s: State) {
+    // Compact on purpose (a 30-day, 17-region, 3-account report has ~75,000 cells): the row
+    // and column headers give region and time, the class and glyph the state, the title the
+    // counts.
     put!(
         h,
-        "<td class=\"{}{}\" title=\"{when} {}: read {} write {} global {}{}\">{}</td>",
-        s.class(),
-        if c.change { " t" } else { "" },
-        s.name(),
+        "<td class={} title=\"r{} w{} g{}{}\">{}</td>",
+        if c.change {
+            format!("\"{} t\"", s.class())
+        } else {
+            s.class().to_owned()
+        },
         c.read,
         c.write,
         c.global,
-        if c.change { "; trail change" } else { "" },
+        if c.change { " trail change" } else { "" },
         s.glyph()
     );
 }
