@@ -276,10 +276,12 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> R<Record<'a>> {
         self.expect(b'{')?;
+        let start = self.i - 1;
         let mut r = Record::default();
         let mut seen = 0u16;
         if self.peek()? == b'}' {
             self.i += 1;
+            r.span = Some((start, self.i));
             return Ok(r);
         }
         loop {
@@ -325,6 +327,7 @@ impl<'a> Cursor<'a> {
                 b',' => self.i += 1,
                 b'}' => {
                     self.i += 1;
+                    r.span = Some((start, self.i));
                     return Ok(r);
                 }
                 _ => return Err(Unsupported),
@@ -485,6 +488,25 @@ mod tests {
     }
 
     #[test]
+    fn a_record_span_is_the_record_whole() {
+        let doc = br#"{"Records":[ {"eventName":"A","x":{"y":[1,"}"]}} , {} ,{"eventName":"StopLogging"}]}"#;
+        let mut spans = Vec::new();
+        extract(doc, |r| spans.push(r.span.unwrap())).unwrap();
+        let texts: Vec<&str> = spans
+            .iter()
+            .map(|(a, b)| std::str::from_utf8(&doc[*a..*b]).unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                r#"{"eventName":"A","x":{"y":[1,"}"]}}"#,
+                "{}",
+                r#"{"eventName":"StopLogging"}"#
+            ]
+        );
+    }
+
+    #[test]
     fn reads_wanted_fields_at_the_right_depth() {
         let doc = r#"{"Records":[{"requestParameters":{"eventTime":"no","readOnly":false,"x":[1,{"awsRegion":"no"}]},
             "eventTime":"2026-01-01T00:00:00Z","awsRegion":"eu-west-1","userIdentity":{"sessionContext":{"type":"no"},"type":"AssumedRole"},
@@ -554,7 +576,11 @@ mod tests {
     /// Every field of every record, as the fallback parser reads it and as the extractor
     /// reads it.
     fn both(doc: &[u8]) -> (Vec<String>, Result<Vec<String>, Unsupported>) {
-        let show = |r: &Record<'_>| format!("{r:?}");
+        // Every field but `span` (which only the extractor knows).
+        let show = |r: &Record<'_>| {
+            let s = format!("{r:?}");
+            s.split(", span:").next().unwrap_or_default().to_owned()
+        };
         let mut full = Vec::new();
         let mut d = crate::decode::Decoder::with_parser(1 << 30, crate::decode::Parser::SerdeJson);
         d.inflate(doc, false).unwrap();

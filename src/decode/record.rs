@@ -84,6 +84,11 @@ pub struct Record<'a> {
     pub error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub user_identity: Option<UserIdentity<'a>>,
+    /// Where the record lies in the document (`[start, end)` bytes) when the extractor read
+    /// it; `None` from the full parsers. Lets a rare record be read whole without a second
+    /// pass over the document.
+    #[serde(skip)]
+    pub span: Option<(usize, usize)>,
 }
 
 /// What an event counts as.

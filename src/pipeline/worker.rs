@@ -283,8 +283,11 @@ fn process(
         .read_bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     out.stats.compressed_bytes += bytes.len() as u64;
-    // The stored bytes' hash: what the manifest records of every input object read.
-    row.stored_sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    // The stored bytes' hash: what the manifest records of every input object read (skipped,
+    // like the content hash, with `--no-file-hashes` when no digest needs them).
+    if index.is_some() || shared.opts.file_hashes {
+        row.stored_sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    }
     let decoded = decoder.inflate(bytes, key.gzip);
     // The hash of what was inflated: the whole file, or the first member when data follows.
     if (index.is_some() || shared.opts.file_hashes)
@@ -358,12 +361,16 @@ fn process(
     let agg = &mut out.agg;
     // Rows of `events.parquet` before this file: a parse that fails midway keeps none of its own.
     let mark = events.as_ref().map(|eb| eb.len);
-    // Records that change the trail, by index, read whole after the parse.
-    let mut changes = Vec::new();
+    // Records that change the trail, read whole after the parse: by their bytes when the
+    // extractor gave them, else by index (one more pass, only for files that hold one).
+    let mut changes = Changes::default();
     let mut index = 0usize;
     let mut note = |r: &crate::decode::Record<'_>| {
         if is_trail_change(r.event_source.as_deref(), r.event_name.as_deref()) {
-            changes.push(index);
+            match r.span {
+                Some(span) => changes.spans.push(span),
+                None => changes.indices.push(index),
+            }
         }
         index += 1;
     };
@@ -388,7 +395,7 @@ fn process(
     };
     match parsed {
         Ok(n) => {
-            if !changes.is_empty() {
+            if !changes.spans.is_empty() || !changes.indices.is_empty() {
                 trail_changes(
                     shared,
                     decoder.decompressed(),
@@ -412,16 +419,37 @@ fn process(
     row
 }
 
+/// The trail-change records of one file.
+#[derive(Default)]
+struct Changes {
+    /// Byte spans in the document (from the extractor).
+    spans: Vec<(usize, usize)>,
+    /// Indices into `Records` (from the full parsers).
+    indices: Vec<usize>,
+}
+
 /// The trail changes of a parsed file, read whole, kept when dated in the window.
 fn trail_changes(
     shared: &Shared,
     doc: &[u8],
-    at: &[usize],
+    at: &Changes,
     key: &crate::source::layout::CloudTrailKey<'_>,
     object: &str,
     out: &mut WorkerOut,
 ) {
-    match crate::decode::detail::records_at(doc, at) {
+    let whole = if at.indices.is_empty() {
+        at.spans
+            .iter()
+            .map(|(a, b)| {
+                doc.get(*a..*b)
+                    .ok_or_else(|| "a record span outside the document".to_owned())
+                    .and_then(|r| serde_json::from_slice(r).map_err(|e| e.to_string()))
+            })
+            .collect::<Result<Vec<serde_json::Value>, String>>()
+    } else {
+        crate::decode::detail::records_at(doc, &at.indices)
+    };
+    match whole {
         Ok(records) => {
             for v in &records {
                 if let Some(c) = TrailChange::of_record(

@@ -81,17 +81,20 @@ pub fn write(dir: &Path) -> Result<()> {
     let (mut count, mut bytes) = (0u64, 0u64);
     pack::read_table(dir, "files.parquet", |b| {
         let c = Columns { batch: b };
-        let (key, stored, etag, size) = (
+        let (key, stored, etag, size, status) = (
             c.strings("key")?,
             c.strings("stored_sha256")?,
             c.strings("etag")?,
             c.u64s("size")?,
+            c.strings("status")?,
         );
         let mut chunk = String::new();
         for i in 0..b.num_rows() {
-            let Some(sha) = pack::opt(&stored, i) else {
+            // Read objects: hashed, or read whole without hashes (`--no-file-hashes`).
+            let sha = pack::opt(&stored, i);
+            if sha.is_none() && status.value(i) != "ok" {
                 continue;
-            };
+            }
             count += 1;
             bytes += size.value(i);
             if !first {
@@ -106,7 +109,10 @@ pub fn write(dir: &Path) -> Result<()> {
                     Some(t) => js(t.as_str()),
                     None => "null".into(),
                 },
-                js(sha.as_str())
+                match sha {
+                    Some(s) => js(s.as_str()),
+                    None => "null".into(),
+                }
             ));
         }
         wr(&mut w, &chunk)

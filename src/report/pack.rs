@@ -74,6 +74,8 @@ pub struct Run {
     pub command_line: Vec<String>,
     /// What the run's document says of each Parquet table it wrote: (name, SHA-256).
     pub tables: Vec<(String, String)>,
+    /// See [`Run::content_seed`].
+    seed: [u8; 32],
 }
 
 fn io(what: String, e: std::io::Error) -> Error {
@@ -173,6 +175,7 @@ impl Run {
             mapping,
             command_line: list(&doc, "/command_line"),
             tables,
+            seed: Self::seed_of(&doc),
             doc,
         })
     }
@@ -180,8 +183,12 @@ impl Run {
     /// A digest of what the run found, without its `generated_at`: the seed of every
     /// identifier the pack derives, so the same inputs give the same identifiers.
     pub fn content_seed(&self) -> [u8; 32] {
+        self.seed
+    }
+
+    fn seed_of(doc: &serde_json::Value) -> [u8; 32] {
         use sha2::{Digest, Sha256};
-        let mut doc = self.doc.clone();
+        let mut doc = doc.clone();
         if let Some(o) = doc.as_object_mut() {
             o.remove("generated_at");
             if let Some(c) = o.get_mut("config").and_then(|c| c.as_object_mut()) {
