@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::report::pack;
+use crate::report::evidence;
 
 use super::Outcome;
 
@@ -17,7 +17,7 @@ pub struct Config {
 }
 
 pub fn run(config: Config) -> Result<Outcome> {
-    let run = pack::Run::read(&config.dir)?;
+    let run = evidence::Run::read(&config.dir)?;
     let html = crate::report::html::render(&run)?;
     let (dir, name) = match &config.output {
         Some(path) => (
@@ -29,13 +29,13 @@ pub fn run(config: Config) -> Result<Outcome> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .ok_or_else(|| crate::Error::usage("--output needs a file name"))?,
         ),
-        None => (config.dir.clone(), pack::REPORT.to_owned()),
+        None => (config.dir.clone(), evidence::REPORT.to_owned()),
     };
-    pack::write_file(&dir, &name, html.as_bytes())?;
+    evidence::write_file(&dir, &name, html.as_bytes())?;
     let path = dir.join(&name);
     // Whether the re-rendered report is the one the manifest recorded.
-    let recorded = crate::report::manifest::recorded(&config.dir, pack::REPORT);
-    let (_, sha) = pack::hash_file(&path)?;
+    let recorded = crate::report::manifest::recorded(&config.dir, evidence::REPORT);
+    let (_, sha) = evidence::hash_file(&path)?;
     let note = match recorded {
         Some(r) if r == sha => "identical to the report the run recorded in manifest.json",
         Some(_) => {

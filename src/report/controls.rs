@@ -58,16 +58,12 @@ pub const TABLE: &[(Statement, &str, &[Control])] = &[
         Statement::Configuration,
         "A multi-region trail is logging and records all read and write management events",
         &[
-            c(CIS, "3.1", "Ensure CloudTrail is enabled in all regions"),
-            c(
-                SH,
-                "CloudTrail.1",
-                "CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events",
-            ),
-            c(R5, "AU-2", "Event Logging"),
-            c(R5, "AU-3", "Content of Audit Records"),
-            c(R5, "AU-12", "Audit Record Generation"),
-            c(R5, "AU-10", "Non-repudiation"),
+            CIS_3_1,
+            CLOUDTRAIL_1,
+            R5_AU2,
+            R5_AU3,
+            R5_AU12,
+            R5_AU10,
             c(
                 R5,
                 "AU-6(3)",
@@ -116,44 +112,29 @@ pub const TABLE: &[(Statement, &str, &[Control])] = &[
                 "SA-8(22)",
                 "Security and Privacy Engineering Principles | Accountability and Traceability",
             ),
-            c(R4, "AU-2", "Audit Events"),
-            c(R4, "AU-3", "Content of Audit Records"),
-            c(R4, "AU-12", "Audit Generation"),
+            R4_AU2,
+            R4_AU3,
+            R4_AU12,
         ],
     ),
     (
         Statement::RegionalCoverage,
         "Read and write management events were delivered from every expected region for the whole window",
         &[
-            c(CIS, "3.1", "Ensure CloudTrail is enabled in all regions"),
-            c(
-                SH,
-                "CloudTrail.1",
-                "CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events",
-            ),
-            c(R5, "AU-2", "Event Logging"),
-            c(R5, "AU-3", "Content of Audit Records"),
-            c(R5, "AU-12", "Audit Record Generation"),
-            c(R4, "AU-2", "Audit Events"),
-            c(R4, "AU-3", "Content of Audit Records"),
-            c(R4, "AU-12", "Audit Generation"),
+            CIS_3_1,
+            CLOUDTRAIL_1,
+            R5_AU2,
+            R5_AU3,
+            R5_AU12,
+            R4_AU2,
+            R4_AU3,
+            R4_AU12,
         ],
     ),
     (
         Statement::GlobalCoverage,
         "Global-service events (IAM, STS, CloudFront, Route 53, sign-in) were delivered in the global region",
-        &[
-            c(CIS, "3.1", "Ensure CloudTrail is enabled in all regions"),
-            c(
-                SH,
-                "CloudTrail.1",
-                "CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events",
-            ),
-            c(R5, "AU-2", "Event Logging"),
-            c(R5, "AU-12", "Audit Record Generation"),
-            c(R4, "AU-2", "Audit Events"),
-            c(R4, "AU-12", "Audit Generation"),
-        ],
+        &[CIS_3_1, CLOUDTRAIL_1, R5_AU2, R5_AU12, R4_AU2, R4_AU12],
     ),
     (
         Statement::Integrity,
@@ -170,12 +151,26 @@ pub const TABLE: &[(Statement, &str, &[Control])] = &[
                 "CloudTrail log file validation should be enabled",
             ),
             c(R5, "AU-9", "Protection of Audit Information"),
-            c(R5, "AU-10", "Non-repudiation"),
+            R5_AU10,
             c(R4, "AU-9", "Protection of Audit Information"),
             c(R4, "AU-10", "Non-repudiation"),
         ],
     ),
 ];
+
+const CIS_3_1: Control = c(CIS, "3.1", "Ensure CloudTrail is enabled in all regions");
+const CLOUDTRAIL_1: Control = c(
+    SH,
+    "CloudTrail.1",
+    "CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events",
+);
+const R5_AU2: Control = c(R5, "AU-2", "Event Logging");
+const R5_AU3: Control = c(R5, "AU-3", "Content of Audit Records");
+const R5_AU10: Control = c(R5, "AU-10", "Non-repudiation");
+const R5_AU12: Control = c(R5, "AU-12", "Audit Record Generation");
+const R4_AU2: Control = c(R4, "AU-2", "Audit Events");
+const R4_AU3: Control = c(R4, "AU-3", "Content of Audit Records");
+const R4_AU12: Control = c(R4, "AU-12", "Audit Generation");
 
 impl Statement {
     pub fn as_str(self) -> &'static str {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pack::{self, ChangeRow, Columns, GapRow, Run};
+use super::evidence::{self, ChangeRow, Columns, GapRow, Run};
 use crate::error::Result;
 use crate::time::{HOUR, rfc3339};
 
@@ -191,8 +191,8 @@ details{margin:.2rem 0}summary{cursor:pointer}
 
 /// Renders the report.
 pub fn render(run: &Run) -> Result<String> {
-    let (gaps, gaps_total) = pack::read_gaps(&run.dir, usize::MAX)?;
-    let (changes, changes_total) = pack::read_changes(&run.dir, MAX_ROWS)?;
+    let (gaps, gaps_total) = evidence::read_gaps(&run.dir, usize::MAX)?;
+    let (changes, changes_total) = evidence::read_changes(&run.dir, MAX_ROWS)?;
     let mut h = String::with_capacity(256 * 1024);
     let verdict = if run.verdict.is_empty() {
         "UNKNOWN"
@@ -374,7 +374,7 @@ const CORE: [&str; 5] = [":AU-2", ":AU-3", ":AU-12", ":AU-9", ":AU-10"];
 fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, Grid>> {
     let mut grids: BTreeMap<String, Grid> = BTreeMap::new();
     let allowed: Vec<&String> = run.accounts.iter().take(MAX_HEATMAP_ACCOUNTS).collect();
-    pack::read_table(&run.dir, "coverage.parquet", |b| {
+    evidence::read_table(&run.dir, "coverage.parquet", |b| {
         let c = Columns { batch: b };
         let (acc, reg) = (c.strings("account_id")?, c.strings("region")?);
         let hour = c.times("hour")?;
@@ -511,25 +511,23 @@ fn section_coverage(
                 .push(g);
             m
         });
+    let (unit, caption) = if hourly {
+        ("hour".to_owned(), "Hour".to_owned())
+    } else if step <= 24 {
+        ("day".to_owned(), "Day".to_owned())
+    } else {
+        (
+            format!("{} days", step / 24),
+            format!("{}-day span", step / 24),
+        )
+    };
     for (account, grid) in &grids {
         put!(
             h,
             "<h3>Account {}</h3>\n<div class=\"scroll\"><table class=\"heatmap\" data-account=\"{a}\" data-unit=\"{}\"><caption class=\"small\">{} x region, {} .. {}</caption><thead><tr><th scope=\"col\">region</th>",
             esc(account),
-            if hourly {
-                "hour".to_owned()
-            } else if step == 1 {
-                "day".to_owned()
-            } else {
-                format!("{} days", step / 24)
-            },
-            if hourly {
-                "Hour".to_owned()
-            } else if step == 1 {
-                "Day".to_owned()
-            } else {
-                format!("{}-day span", step / 24)
-            },
+            unit,
+            caption,
             rfc3339(run.window.0),
             rfc3339(run.window.1),
             a = esc(account),
@@ -917,9 +915,10 @@ fn section_method(h: &mut String, run: &Run) -> Result<()> {
         esc(&params)
     );
     h.push_str("<h3>Outputs (SHA-256)</h3><p class=\"small\">report.html and manifest.json are hashed in manifest.json.</p><table id=\"outputs\"><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead><tbody>");
-    for (name, size, sha) in pack::hash_files(&run.dir, &[pack::REPORT, pack::MANIFEST])?
-        .into_iter()
-        .filter(|(n, ..)| !n.starts_with('.'))
+    for (name, size, sha) in
+        evidence::hash_files(&run.dir, &[evidence::REPORT, evidence::MANIFEST])?
+            .into_iter()
+            .filter(|(n, ..)| !n.starts_with('.'))
     {
         put!(
             h,

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::pack::{self, Columns, MANIFEST};
+use super::evidence::{self, Columns, MANIFEST};
 use crate::error::{Error, ErrorKind, Result};
 
 pub const MANIFEST_SCHEMA: &str = "trailproof.manifest/v1";
@@ -33,13 +33,13 @@ fn io(what: String, e: std::io::Error) -> Error {
 
 /// Writes `manifest.json` into `dir`, streaming the inputs from `files.parquet`.
 pub fn write(dir: &Path) -> Result<()> {
-    let outputs = pack::hash_files(dir, &[MANIFEST])?;
+    let outputs = evidence::hash_files(dir, &[MANIFEST])?;
     let outputs: Vec<Entry> = outputs
         .into_iter()
         .filter(|(n, ..)| !n.starts_with('.'))
         .map(|(name, size, sha256)| Entry { name, size, sha256 })
         .collect();
-    let run = pack::Run::read(dir)?;
+    let run = evidence::Run::read(dir)?;
     let path = dir.join(MANIFEST);
     let tmp = dir.join(format!(".{MANIFEST}.tmp"));
     let file = std::fs::File::create(&tmp)
@@ -79,7 +79,7 @@ pub fn write(dir: &Path) -> Result<()> {
     wr(&mut w, &out)?;
     let mut first = true;
     let (mut count, mut bytes) = (0u64, 0u64);
-    pack::read_table(dir, "files.parquet", |b| {
+    evidence::read_table(dir, "files.parquet", |b| {
         let c = Columns { batch: b };
         let (key, stored, etag, size, status) = (
             c.strings("key")?,
@@ -91,7 +91,7 @@ pub fn write(dir: &Path) -> Result<()> {
         let mut chunk = String::new();
         for i in 0..b.num_rows() {
             // Read objects: hashed, or read whole without hashes (`--no-file-hashes`).
-            let sha = pack::opt(&stored, i);
+            let sha = evidence::opt(&stored, i);
             if sha.is_none() && status.value(i) != "ok" {
                 continue;
             }
@@ -105,7 +105,7 @@ pub fn write(dir: &Path) -> Result<()> {
                 "    {{\"key\": {}, \"size\": {}, \"etag\": {}, \"sha256\": {}}}",
                 js(key.value(i)),
                 size.value(i),
-                match pack::opt(&etag, i) {
+                match evidence::opt(&etag, i) {
                     Some(t) => js(t.as_str()),
                     None => "null".into(),
                 },
@@ -130,7 +130,7 @@ pub fn write(dir: &Path) -> Result<()> {
     file.flush()
         .map_err(|e| io(format!("cannot write {}", tmp.display()), e))?;
     drop(file);
-    let (_, sha) = pack::hash_file(&tmp)?;
+    let (_, sha) = evidence::hash_file(&tmp)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .open(&tmp)
@@ -232,7 +232,7 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
     if manifest.manifest_sha256 != recorded {
         problems.push(format!("{MANIFEST}: manifest_sha256 is malformed"));
     }
-    let actual = pack::hash_files(dir, &[MANIFEST])?;
+    let actual = evidence::hash_files(dir, &[MANIFEST])?;
     for e in &manifest.outputs {
         match actual.iter().find(|(n, ..)| *n == e.name) {
             None => problems.push(format!("{}: missing", e.name)),
@@ -249,7 +249,7 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
         }
     }
     // Each table against the hash the run's own document records for it, too.
-    if let Ok(run) = pack::Run::read(dir) {
+    if let Ok(run) = evidence::Run::read(dir) {
         for (name, sha) in &run.tables {
             if let Some((_, _, actual)) = actual.iter().find(|(n, ..)| n == name)
                 && actual != sha

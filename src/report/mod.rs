@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod controls;
+pub mod evidence;
 pub mod html;
 pub mod manifest;
 pub mod ocsf;

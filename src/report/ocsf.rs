@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::pack::{Assessed, Run};
+use super::evidence::{Assessed, Run};
 use crate::error::{Error, ErrorKind, Result};
 
 pub const OCSF_VERSION: &str = "1.5.0";

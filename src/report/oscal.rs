@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::pack::{self, Run};
+use super::evidence::{self, Run};
 use crate::error::{Error, ErrorKind, Result};
 
 pub const OSCAL_VERSION: &str = "1.1.3";
@@ -29,9 +29,14 @@ fn media_type(name: &str) -> &'static str {
 
 /// Renders the document (pretty JSON, newline-terminated).
 pub fn render(run: &Run) -> Result<Vec<u8>> {
-    let files = pack::hash_files(
+    let files = evidence::hash_files(
         &run.dir,
-        &[pack::OSCAL, pack::OCSF, pack::REPORT, pack::MANIFEST],
+        &[
+            evidence::OSCAL,
+            evidence::OCSF,
+            evidence::REPORT,
+            evidence::MANIFEST,
+        ],
     )?;
     let files: Vec<_> = files
         .into_iter()
@@ -76,7 +81,7 @@ pub fn render(run: &Run) -> Result<Vec<u8>> {
     let collected = rfc3339_or_epoch(&run.generated_at);
     let mut observations = Vec::new();
     // NIST rev 5 control (OSCAL id) -> the statements behind it.
-    let mut by_control: BTreeMap<String, Vec<&pack::Assessed>> = BTreeMap::new();
+    let mut by_control: BTreeMap<String, Vec<&evidence::Assessed>> = BTreeMap::new();
     for a in &run.controls {
         observations.push(json!({
             "uuid": run.uuid(&format!("observation:{}", a.statement)),

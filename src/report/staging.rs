@@ -189,10 +189,10 @@ const EVIDENCE_FILES: [&str; 12] = [
     "trail_changes.parquet",
     "summary.json",
     "validate.json",
-    super::pack::OSCAL,
-    super::pack::OCSF,
-    super::pack::REPORT,
-    super::pack::MANIFEST,
+    super::evidence::OSCAL,
+    super::evidence::OCSF,
+    super::evidence::REPORT,
+    super::evidence::MANIFEST,
 ];
 
 /// The first entry of an existing `dir` that is not evidence, if any.

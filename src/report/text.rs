@@ -178,19 +178,24 @@ pub(super) fn write_outputs(
         )?;
     }
     writeln!(out, "  {document}")?;
-    writeln!(out, "  {}, {}", super::pack::OSCAL, super::pack::OCSF)?;
+    writeln!(
+        out,
+        "  {}, {}",
+        super::evidence::OSCAL,
+        super::evidence::OCSF
+    )?;
     writeln!(
         out,
         "  {}  {}",
-        super::pack::REPORT,
-        dir.join(super::pack::REPORT).display()
+        super::evidence::REPORT,
+        dir.join(super::evidence::REPORT).display()
     )?;
-    let manifest = dir.join(super::pack::MANIFEST);
-    if let Ok((_, sha)) = super::pack::hash_file(&manifest) {
+    let manifest = dir.join(super::evidence::MANIFEST);
+    if let Ok((_, sha)) = super::evidence::hash_file(&manifest) {
         writeln!(
             out,
             "  {}     sha256 {sha} (keep it: `trailproof verify-evidence {} --manifest-sha256 {sha}`)",
-            super::pack::MANIFEST,
+            super::evidence::MANIFEST,
             dir.display()
         )?;
     }
