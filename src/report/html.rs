@@ -438,7 +438,11 @@ fn section_coverage(
     let hours = ((run.window.1 - run.window.0) / HOUR).clamp(0, 24 * 3_660) as usize;
     let has_coverage = run.dir.join("coverage.parquet").is_file();
     if !has_coverage || hours == 0 {
-        h.push_str("<p class=\"muted\">No coverage table in this directory (digest validation hashes the log files without counting their events).</p></section>\n");
+        h.push_str(if run.command == "validate" {
+            "<p class=\"muted\">No coverage table: digest validation hashes the log files without counting their events.</p></section>\n"
+        } else {
+            "<p class=\"muted\">No log phase in this run (the configuration alone decided, or nothing was read): no coverage to show.</p></section>\n"
+        });
         return Ok(());
     }
     let days = hours.div_ceil(24);
