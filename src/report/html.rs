@@ -27,6 +27,9 @@ pub const MAX_HEATMAP_ACCOUNTS: usize = 50;
 pub const HOURLY_UP_TO_DAYS: i64 = 7;
 /// Windows up to this many days get hourly drill-downs under the daily map.
 pub const DRILL_DOWN_UP_TO_DAYS: i64 = 31;
+/// Heat-map cells per report, about (whole accounts are left out past it; the first is always
+/// drawn): about 2.5 MB of HTML.
+pub const MAX_CELLS: usize = 60_000;
 /// Columns of a heat map at most (longer windows get cells of several days).
 const MAX_COLUMNS: i64 = 366;
 /// Gap and trail-change rows listed (all of them are in the Parquet tables).
@@ -499,11 +502,28 @@ fn section_coverage(
         );
     }
     h.push_str("</tbody></table>\n");
-    if run.accounts.len() > MAX_HEATMAP_ACCOUNTS {
+    // Cells per region row: the map's columns, plus the hourly drill-downs.
+    let per_row = if hourly || step > 1 {
+        columns
+    } else {
+        days + hours
+    };
+    let mut budget = MAX_CELLS;
+    let shown = grids
+        .values()
+        .enumerate()
+        .take_while(|(i, g)| {
+            let cells = g.len() * per_row;
+            let fits = *i == 0 || cells <= budget;
+            budget = budget.saturating_sub(cells);
+            fits
+        })
+        .count();
+    let total = run.accounts.len().max(grids.len());
+    if shown < total {
         put!(
             h,
-            "<p class=\"muted\">Heat maps for the first {MAX_HEATMAP_ACCOUNTS} of {} accounts; every account's counts are in coverage.parquet.</p>",
-            run.accounts.len()
+            "<p class=\"muted\">Heat maps for the first {shown} of {total} accounts (at most {MAX_HEATMAP_ACCOUNTS} accounts and about {MAX_CELLS} cells keep the page printable); every account's counts are in coverage.parquet and every gap is in gaps.parquet.</p>"
         );
     }
     let wide: BTreeMap<(&str, &str), Vec<&GapRow>> = gaps
@@ -525,7 +545,7 @@ fn section_coverage(
             format!("{}-day span", step / 24),
         )
     };
-    for (account, grid) in &grids {
+    for (account, grid) in grids.iter().take(shown) {
         put!(
             h,
             "<h3>Account {}</h3>\n<div class=\"scroll\"><table class=\"heatmap\" data-account=\"{a}\" data-unit=\"{}\"><caption class=\"small\">{} x region, {} .. {}</caption><thead><tr><th scope=\"col\">region</th>",
@@ -548,7 +568,7 @@ fn section_coverage(
                     s[11..13].to_owned()
                 }
             } else {
-                rfc3339(t)[5..10].to_owned()
+                rfc3339(t)[if step > 24 { 0 } else { 5 }..10].to_owned()
             };
             put!(h, "<th scope=\"col\">{label}</th>");
         }
