@@ -462,3 +462,49 @@ fn report_re_renders_the_same_page_from_the_directory_alone() {
     assert!(res.status.success());
     assert_eq!(verify_evidence(&ev, &[]).0, 0);
 }
+
+#[test]
+fn a_report_over_years_and_dozens_of_accounts_stays_printable() {
+    // The real corpus: 56 accounts, 23 regions, 2014-2026 without a window.
+    let t = tempfile::tempdir().unwrap();
+    let ev = t.path().join("ev");
+    let res = bin()
+        .args([
+            "scan",
+            root().join("fixtures/real-corpus").to_str().unwrap(),
+        ])
+        .args([
+            "--digests",
+            "off",
+            "--no-progress",
+            "--out",
+            ev.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let html = std::fs::read_to_string(ev.join("report.html")).unwrap();
+    assert!(html.len() < 3 << 20, "report.html is {} bytes", html.len());
+    let maps = html
+        .matches("<table class=\"heatmap\" data-account=")
+        .count();
+    let accounts = summary(&ev)["outcome"]["expected_accounts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        maps >= 1 && maps < accounts,
+        "{maps} maps for {accounts} accounts"
+    );
+    assert!(html.contains(&format!(
+        "Heat maps for the first {maps} of {accounts} accounts"
+    )));
+    // Multi-day cells: at most a year of columns.
+    assert!(html.contains("data-unit=\"10 days\""));
+    assert!(html.matches("<tr class=\"gap-row").count() <= 500);
+}
