@@ -236,6 +236,27 @@ pub async fn run(
     let window = opts
         .window
         .or_observed(|| crate::coverage::observed_window(&agg));
+    // An expected region with no digest at all (its chain never read: no digest folder) is
+    // a no_digest row for the window, like a chain with holes: its logs were never verified.
+    if let Some(i) = integrity {
+        for a in &accounts {
+            for r in &regions {
+                if !i
+                    .chains
+                    .iter()
+                    .any(|c| c.account_id == *a && c.region == *r)
+                {
+                    failures.push(crate::coverage::Gap::new(
+                        a,
+                        r,
+                        crate::coverage::GapKind::NoDigest,
+                        window,
+                        "no digest file for this region in the window: log file validation was off, or its digests were removed",
+                    ));
+                }
+            }
+        }
+    }
     let exp = Expectation {
         accounts: accounts.clone(),
         regions: regions.clone(),
@@ -326,6 +347,8 @@ pub async fn run(
         account_mismatches: crate::report::AccountMismatch::of(&agg),
         trail_changes: changes.rows,
         trail_changes_dropped: changes.dropped,
+        regions_given: opts.scope.regions.is_some(),
+        silence_checked: opts.max_silence_hours.is_some(),
         digests: opts
             .integrity
             .as_ref()

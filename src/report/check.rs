@@ -39,6 +39,8 @@ pub struct CheckReport<'a> {
     schema: &'static str,
     tool: Tool,
     generated_at: String,
+    /// When the configuration was read (`generated_at` may be fixed by `SOURCE_DATE_EPOCH`).
+    observed_at: String,
     verdict: Verdict,
     exit_code: u8,
     reasons: &'a [String],
@@ -62,6 +64,7 @@ impl<'a> CheckReport<'a> {
                 version: env!("CARGO_PKG_VERSION"),
             },
             generated_at: rfc3339(crate::time::generated_at()),
+            observed_at: rfc3339(facts.observed_at),
             verdict: eval.verdict,
             exit_code: eval.verdict.exit_code(),
             reasons: &eval.reasons,

@@ -2,9 +2,11 @@
 //! evidences. One table, shown in `report.html`, in every JSON output, in the OSCAL
 //! assessment results and the OCSF findings (see `docs/evidence-pack.md`).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use crate::coverage::{Category, Evidence, Gap};
+use crate::coverage::{Category, Evidence, Gap, GapKind};
 
 /// A control of a framework.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -202,6 +204,14 @@ impl Statement {
 
     /// The statement a gap breaks.
     pub fn of_gap(g: &Gap) -> Statement {
+        // Records claiming another region, or dated after their delivery, are about what the
+        // logs show, not about the digests.
+        if matches!(
+            g.kind,
+            GapKind::RegionMismatch | GapKind::EventAfterDelivery
+        ) {
+            return Statement::RegionalCoverage;
+        }
         match g.category {
             Category::MgmtRead | Category::MgmtWrite | Category::Delivery => {
                 Statement::RegionalCoverage
@@ -265,35 +275,102 @@ impl Assessment {
     }
 }
 
-/// The log phase's statements from its gaps and verdict; `digests` tells whether digests took
-/// part (without them, integrity is not assessed).
-pub fn assess_log_phase(evidence: Evidence, gaps: &[Gap], digests: bool) -> Vec<Assessment> {
+/// What the log phase observed, as the statements need it.
+pub struct LogPhaseFacts<'a> {
+    pub evidence: Evidence,
+    pub gaps: &'a [Gap],
+    /// Digests took part (integrity is assessed only then).
+    pub digests_in_use: bool,
+    /// The expected regions were given (`--regions`, or `verify`'s configuration), not taken
+    /// from the bucket's layout.
+    pub regions_given: bool,
+    /// The global region is among the expected regions (its global events were judged).
+    pub global_expected: bool,
+    pub global_region: &'a str,
+    /// Silent stretches within the window were judged (`--max-silence`).
+    pub silence_checked: bool,
+    /// Log files read, by digest status.
+    pub files_by_digest_status: &'a BTreeMap<&'static str, u64>,
+    /// Successful `StopLogging` / `DeleteTrail` calls in the window, described.
+    pub stops: Vec<String>,
+}
+
+/// The log phase's statements: a definite gap against a statement makes it not satisfied;
+/// unknown evidence anywhere, or a check the run could not make (regions not given, silences
+/// not judged, the global region not expected, logging stopped, log files no digest verified),
+/// leaves it unknown; satisfied only when none of that holds.
+pub fn assess_log_phase(f: &LogPhaseFacts<'_>) -> Vec<Assessment> {
     let mut out = Vec::new();
     let mut statements = vec![Statement::RegionalCoverage, Statement::GlobalCoverage];
-    if digests {
+    if f.digests_in_use {
         statements.push(Statement::Integrity);
     }
+    let unknown = f.gaps.iter().filter(|g| g.kind.is_unknown()).count();
     for s in statements {
-        let mine: Vec<&Gap> = gaps.iter().filter(|g| Statement::of_gap(g) == s).collect();
+        let mine: Vec<&Gap> = f
+            .gaps
+            .iter()
+            .filter(|g| Statement::of_gap(g) == s)
+            .collect();
         let definite = mine.iter().filter(|g| !g.kind.is_unknown()).count();
-        // Unknown evidence anywhere leaves every coverage statement unproven.
-        let unknown = mine.len() - definite
-            + if s == Statement::Integrity {
-                0
-            } else {
-                gaps.iter()
-                    .filter(|g| g.kind.is_unknown() && Statement::of_gap(g) != s)
-                    .count()
-            };
+        let mut caveats = Vec::new();
+        if unknown > 0 {
+            caveats.push(format!("{unknown} piece(s) of evidence could not be read"));
+        }
+        match s {
+            Statement::RegionalCoverage => {
+                if !f.regions_given {
+                    caveats.push("the expected regions were taken from the bucket's layout, not given (--regions, or verify)".into());
+                }
+                if !f.silence_checked && !f.digests_in_use {
+                    caveats.push(
+                        "silences within the window were not judged (--max-silence, or digests)"
+                            .into(),
+                    );
+                }
+                if !f.stops.is_empty() {
+                    caveats.push(format!(
+                        "logging was stopped in the window: {}",
+                        f.stops.join("; ")
+                    ));
+                }
+                if f.evidence == Evidence::Unknown && f.gaps.is_empty() {
+                    caveats.push("nothing was judged".into());
+                }
+            }
+            Statement::GlobalCoverage => {
+                if !f.global_expected {
+                    caveats.push(format!(
+                        "the global region {} is not among the expected regions: its global-service events were not judged",
+                        f.global_region
+                    ));
+                }
+            }
+            Statement::Integrity => {
+                let unverified: Vec<String> = f
+                    .files_by_digest_status
+                    .iter()
+                    .filter(|(k, n)| **k != "valid" && **n > 0)
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect();
+                if !unverified.is_empty() {
+                    caveats.push(format!(
+                        "log files no valid digest verified: {}",
+                        unverified.join(", ")
+                    ));
+                }
+            }
+            Statement::Configuration => {}
+        }
         let (result, reason) = if definite > 0 {
             (
                 Result::NotSatisfied,
                 format!("{definite} finding(s) against it"),
             )
-        } else if unknown > 0 || (s != Statement::Integrity && evidence != Evidence::Proven) {
+        } else if !caveats.is_empty() {
             (
                 Result::Unknown,
-                format!("no finding, but {unknown} piece(s) of evidence could not be read"),
+                format!("no finding, but {}", caveats.join("; ")),
             )
         } else {
             (Result::Satisfied, "observed in the delivered logs".into())
@@ -364,20 +441,100 @@ mod tests {
         );
     }
 
+    fn facts<'a>(
+        evidence: Evidence,
+        gaps: &'a [Gap],
+        files: &'a BTreeMap<&'static str, u64>,
+    ) -> LogPhaseFacts<'a> {
+        LogPhaseFacts {
+            evidence,
+            gaps,
+            digests_in_use: true,
+            regions_given: true,
+            global_expected: true,
+            global_region: "us-east-1",
+            silence_checked: true,
+            files_by_digest_status: files,
+            stops: Vec::new(),
+        }
+    }
+
+    fn by(a: &[Assessment], s: Statement) -> Result {
+        a.iter().find(|x| x.statement == s).unwrap().result
+    }
+
     #[test]
     fn a_gap_breaks_its_statement_and_unknowns_never_satisfy() {
         let w = (0, 3_600);
+        let valid = BTreeMap::from([("valid", 10u64)]);
         let gaps = vec![Gap::new("1", "us-east-1", GapKind::NoGlobalEvents, w, "")];
-        let a = assess_log_phase(Evidence::Gaps, &gaps, true);
-        let by = |s| a.iter().find(|x| x.statement == s).unwrap().result;
-        assert_eq!(by(Statement::GlobalCoverage), Result::NotSatisfied);
-        assert_eq!(by(Statement::RegionalCoverage), Result::Unknown);
-        assert_eq!(by(Statement::Integrity), Result::Satisfied);
+        let a = assess_log_phase(&facts(Evidence::Gaps, &gaps, &valid));
+        assert_eq!(by(&a, Statement::GlobalCoverage), Result::NotSatisfied);
+        assert_eq!(by(&a, Statement::RegionalCoverage), Result::Satisfied);
+        assert_eq!(by(&a, Statement::Integrity), Result::Satisfied);
         let gaps = vec![Gap::new("1", "eu-west-1", GapKind::ListFailed, w, "")];
-        let a = assess_log_phase(Evidence::Unknown, &gaps, false);
+        let mut f = facts(Evidence::Unknown, &gaps, &valid);
+        f.digests_in_use = false;
+        let a = assess_log_phase(&f);
         assert!(a.iter().all(|x| x.result == Result::Unknown));
         assert_eq!(a.len(), 2);
-        let a = assess_log_phase(Evidence::Proven, &[], true);
+        let a = assess_log_phase(&facts(Evidence::Proven, &[], &valid));
         assert!(a.iter().all(|x| x.result == Result::Satisfied));
+    }
+
+    #[test]
+    fn what_the_run_could_not_judge_is_never_satisfied() {
+        let valid = BTreeMap::from([("valid", 10u64)]);
+        // The global region outside the expected set: global coverage not judged.
+        let mut f = facts(Evidence::Proven, &[], &valid);
+        f.global_expected = false;
+        assert_eq!(
+            by(&assess_log_phase(&f), Statement::GlobalCoverage),
+            Result::Unknown
+        );
+        // Regions from the layout; silences unjudged without digests; logging stopped.
+        let mut f = facts(Evidence::Proven, &[], &valid);
+        f.regions_given = false;
+        assert_eq!(
+            by(&assess_log_phase(&f), Statement::RegionalCoverage),
+            Result::Unknown
+        );
+        let mut f = facts(Evidence::Proven, &[], &valid);
+        f.digests_in_use = false;
+        f.silence_checked = false;
+        assert_eq!(
+            by(&assess_log_phase(&f), Statement::RegionalCoverage),
+            Result::Unknown
+        );
+        let mut f = facts(Evidence::Proven, &[], &valid);
+        f.stops = vec!["StopLogging by x".into()];
+        let a = assess_log_phase(&f);
+        assert_eq!(by(&a, Statement::RegionalCoverage), Result::Unknown);
+        assert!(a[0].reason.contains("StopLogging by x"));
+        // Log files no digest verified: integrity unknown.
+        let some = BTreeMap::from([("valid", 10u64), ("no_digest", 2)]);
+        let a = assess_log_phase(&facts(Evidence::Proven, &[], &some));
+        assert_eq!(by(&a, Statement::Integrity), Result::Unknown);
+        // An unreadable object leaves integrity unknown too.
+        let gaps = vec![Gap::new(
+            "1",
+            "eu-west-1",
+            GapKind::ObjectUnreadable,
+            (0, 1),
+            "",
+        )];
+        let a = assess_log_phase(&facts(Evidence::Unknown, &gaps, &valid));
+        assert_eq!(by(&a, Statement::Integrity), Result::Unknown);
+        // A region mismatch is about coverage, not the digests.
+        let gaps = vec![Gap::new(
+            "1",
+            "eu-west-1",
+            GapKind::RegionMismatch,
+            (0, 1),
+            "",
+        )];
+        let a = assess_log_phase(&facts(Evidence::Gaps, &gaps, &valid));
+        assert_eq!(by(&a, Statement::RegionalCoverage), Result::NotSatisfied);
+        assert_eq!(by(&a, Statement::Integrity), Result::Satisfied);
     }
 }

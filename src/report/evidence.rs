@@ -191,6 +191,7 @@ impl Run {
             o.remove("generated_at");
             if let Some(c) = o.get_mut("config").and_then(|c| c.as_object_mut()) {
                 c.remove("generated_at");
+                c.remove("observed_at");
             }
         }
         Sha256::digest(doc.to_string().as_bytes()).into()
@@ -237,25 +238,42 @@ pub fn uuid_of(seed: &[u8; 32], name: &str) -> String {
     )
 }
 
-/// Every file of the directory but the manifest, sorted, with size and SHA-256.
-pub fn hash_files(dir: &Path, skip: &[&str]) -> Result<Vec<(String, u64, String)>> {
-    let mut names = Vec::new();
+/// The directory's entries, sorted by name, each with whether it is a regular file (links
+/// are not followed).
+pub fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| io(format!("cannot list {}", dir.display()), e))? {
         let e = e.map_err(|e| io(format!("cannot list {}", dir.display()), e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if skip.contains(&name.as_str()) {
+        let regular = std::fs::symlink_metadata(e.path())
+            .map(|m| m.file_type().is_file())
+            .unwrap_or(false);
+        out.push((e.file_name().to_string_lossy().into_owned(), regular));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every regular file of the directory but those in `skip` and hidden ones, sorted, with size
+/// and SHA-256; anything else in it is an error (a run's directory holds only files).
+pub fn hash_files(dir: &Path, skip: &[&str]) -> Result<Vec<(String, u64, String)>> {
+    let mut out = Vec::new();
+    for (name, regular) in entries(dir)? {
+        if skip.contains(&name.as_str()) || name.starts_with('.') {
             continue;
         }
-        names.push(name);
+        if !regular {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "{}: {name} is not a regular file; an evidence directory holds only files",
+                    dir.display()
+                ),
+            ));
+        }
+        let (size, sha) = hash_file(&dir.join(&name))?;
+        out.push((name, size, sha));
     }
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| {
-            let (size, sha) = hash_file(&dir.join(&n))?;
-            Ok((n, size, sha))
-        })
-        .collect()
+    Ok(out)
 }
 
 /// Size and SHA-256 of a file, streamed.
@@ -384,8 +402,14 @@ impl GapRow {
         self.kind == "no_events"
     }
 
-    /// The statement it breaks.
+    /// The statement it breaks (as `controls::Statement::of_gap`).
     pub fn statement(&self) -> &'static str {
+        if matches!(
+            self.kind.as_str(),
+            "region_mismatch" | "event_after_delivery"
+        ) {
+            return "regional_coverage";
+        }
         match self.category.as_str() {
             "global" => "global_coverage",
             "integrity" => "integrity",
@@ -394,10 +418,8 @@ impl GapRow {
     }
 }
 
-/// Every gap row, in table order (at most `limit`), and the total.
-pub fn read_gaps(dir: &Path, limit: usize) -> Result<(Vec<GapRow>, u64)> {
-    let mut rows = Vec::new();
-    let mut total = 0u64;
+/// Calls `each` with every gap row, in table order, one at a time.
+pub fn for_each_gap(dir: &Path, mut each: impl FnMut(GapRow)) -> Result<()> {
     read_table(dir, "gaps.parquet", |b| {
         let c = Columns { batch: b };
         let (acc, reg, cat, kind, detail) = (
@@ -409,20 +431,36 @@ pub fn read_gaps(dir: &Path, limit: usize) -> Result<(Vec<GapRow>, u64)> {
         );
         let (start, end) = (c.times("start")?, c.times("end")?);
         for i in 0..b.num_rows() {
-            total += 1;
-            if rows.len() < limit {
-                rows.push(GapRow {
-                    account_id: acc.value(i).to_owned(),
-                    region: reg.value(i).to_owned(),
-                    category: cat.value(i).to_owned(),
-                    kind: kind.value(i).to_owned(),
-                    start: start[i].unwrap_or(0),
-                    end: end[i].unwrap_or(0),
-                    detail: detail.value(i).to_owned(),
-                });
-            }
+            each(GapRow {
+                account_id: acc.value(i).to_owned(),
+                region: reg.value(i).to_owned(),
+                category: cat.value(i).to_owned(),
+                kind: kind.value(i).to_owned(),
+                start: start[i].unwrap_or(0),
+                end: end[i].unwrap_or(0),
+                detail: detail.value(i).to_owned(),
+            });
         }
         Ok(())
+    })?;
+    Ok(())
+}
+
+/// The first `limit` gap rows that `keep` accepts, in table order, and how many it accepts.
+pub fn read_gaps(
+    dir: &Path,
+    limit: usize,
+    keep: impl Fn(&GapRow) -> bool,
+) -> Result<(Vec<GapRow>, u64)> {
+    let mut rows = Vec::new();
+    let mut total = 0u64;
+    for_each_gap(dir, |g| {
+        if keep(&g) {
+            total += 1;
+            if rows.len() < limit {
+                rows.push(g);
+            }
+        }
     })?;
     Ok((rows, total))
 }

@@ -194,8 +194,11 @@ details{margin:.2rem 0}summary{cursor:pointer}
 
 /// Renders the report.
 pub fn render(run: &Run) -> Result<String> {
-    let (gaps, gaps_total) = evidence::read_gaps(&run.dir, usize::MAX)?;
-    let (changes, changes_total) = evidence::read_changes(&run.dir, MAX_ROWS)?;
+    // Gap rows are read a bounded number at a time (the heat map streams them); trail
+    // changes whole (at most MAX_TRAIL_CHANGES), so every gap is set beside the right one.
+    let (gaps, gaps_total) = evidence::read_gaps(&run.dir, MAX_ROWS, |_| true)?;
+    let (changes, changes_total) =
+        evidence::read_changes(&run.dir, crate::coverage::changes::MAX_TRAIL_CHANGES)?;
     let mut h = String::with_capacity(256 * 1024);
     let verdict = if run.verdict.is_empty() {
         "UNKNOWN"
@@ -211,10 +214,12 @@ pub fn render(run: &Run) -> Result<String> {
     );
     section_verdict(&mut h, run, verdict);
     section_config(&mut h, run);
-    section_coverage(&mut h, run, &gaps, &changes)?;
+    section_coverage(&mut h, run, &changes)?;
     section_gaps(&mut h, &gaps, gaps_total, &changes);
-    section_changes(&mut h, &changes, changes_total, &gaps);
-    section_integrity(&mut h, run, &gaps);
+    let (timed, _) = evidence::read_gaps(&run.dir, MAX_ROWS, |g| !g.is_region_wide())?;
+    section_changes(&mut h, &changes, changes_total, &timed);
+    let integrity = evidence::read_gaps(&run.dir, MAX_ROWS, |g| g.category == "integrity")?;
+    section_integrity(&mut h, run, integrity);
     section_controls(&mut h, run);
     section_method(&mut h, run)?;
     h.push_str("<script>addEventListener(\"beforeprint\",function(){document.querySelectorAll(\"details\").forEach(function(d){d.open=true})});</script>\n</body></html>\n");
@@ -376,7 +381,12 @@ const CORE: [&str; 5] = [":AU-2", ":AU-3", ":AU-12", ":AU-9", ":AU-10"];
 /// `columns` cells of `step` hours each per (account, region).
 fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, Grid>> {
     let mut grids: BTreeMap<String, Grid> = BTreeMap::new();
-    let allowed: Vec<&String> = run.accounts.iter().take(MAX_HEATMAP_ACCOUNTS).collect();
+    let allowed: std::collections::BTreeSet<&str> = run
+        .accounts
+        .iter()
+        .take(MAX_HEATMAP_ACCOUNTS)
+        .map(String::as_str)
+        .collect();
     evidence::read_table(&run.dir, "coverage.parquet", |b| {
         let c = Columns { batch: b };
         let (acc, reg) = (c.strings("account_id")?, c.strings("region")?);
@@ -394,7 +404,7 @@ fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, G
         let attested = c.bools("digest_attested").ok();
         for (i, t) in hour.iter().enumerate() {
             let a = acc.value(i);
-            if !allowed.is_empty() && !allowed.iter().any(|x| x.as_str() == a) {
+            if !allowed.is_empty() && !allowed.contains(a) {
                 continue;
             }
             if allowed.is_empty() && grids.len() >= MAX_HEATMAP_ACCOUNTS && !grids.contains_key(a) {
@@ -422,7 +432,7 @@ fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, G
     })?;
     // Expected cells with no row (long windows keep only observed rows): silent.
     for a in &allowed {
-        let g = grids.entry((*a).clone()).or_default();
+        let g = grids.entry((*a).to_owned()).or_default();
         for r in &run.regions {
             g.entry(r.clone())
                 .or_insert_with(|| vec![Hour::default(); columns]);
@@ -431,12 +441,7 @@ fn read_grids(run: &Run, columns: usize, step: i64) -> Result<BTreeMap<String, G
     Ok(grids)
 }
 
-fn section_coverage(
-    h: &mut String,
-    run: &Run,
-    gaps: &[GapRow],
-    changes: &[ChangeRow],
-) -> Result<()> {
+fn section_coverage(h: &mut String, run: &Run, changes: &[ChangeRow]) -> Result<()> {
     h.push_str("<section id=\"coverage\"><h2>Coverage heat map</h2>\n");
     let hours = ((run.window.1 - run.window.0) / HOUR).clamp(0, 24 * 3_660) as usize;
     let has_coverage = run.dir.join("coverage.parquet").is_file();
@@ -459,13 +464,22 @@ fn section_coverage(
     let columns = hours.div_ceil(step as usize);
     let mut grids = read_grids(run, columns, step)?;
     // Gaps and trail changes onto the cells they cover.
-    for g in gaps.iter().filter(|g| !g.is_region_wide()) {
+    // Whole-window findings (no reads, writes or global events) badge their region's row;
+    // every other gap marks the cells it covers. Streamed: the table can be large.
+    let mut wide: BTreeMap<(String, String), Vec<GapRow>> = BTreeMap::new();
+    evidence::for_each_gap(&run.dir, |g| {
         let Some(cells) = grids
             .get_mut(&g.account_id)
             .and_then(|r| r.get_mut(&g.region))
         else {
-            continue;
+            return;
         };
+        if g.is_region_wide() {
+            wide.entry((g.account_id.clone(), g.region.clone()))
+                .or_default()
+                .push(g);
+            return;
+        }
         let span = step * HOUR;
         let from = ((g.start - run.window.0).div_euclid(span)).max(0) as usize;
         let to =
@@ -477,7 +491,7 @@ fn section_coverage(
                 c.gap = true;
             }
         }
-    }
+    })?;
     for ch in changes {
         if let Some(cells) = grids
             .get_mut(&ch.account_id)
@@ -526,15 +540,6 @@ fn section_coverage(
             "<p class=\"muted\">Heat maps for the first {shown} of {total} accounts (at most {MAX_HEATMAP_ACCOUNTS} accounts and about {MAX_CELLS} cells keep the page printable); every account's counts are in coverage.parquet and every gap is in gaps.parquet.</p>"
         );
     }
-    let wide: BTreeMap<(&str, &str), Vec<&GapRow>> = gaps
-        .iter()
-        .filter(|g| g.is_region_wide())
-        .fold(BTreeMap::new(), |mut m, g| {
-            m.entry((g.account_id.as_str(), g.region.as_str()))
-                .or_default()
-                .push(g);
-            m
-        });
     let (unit, caption) = if hourly {
         ("hour".to_owned(), "Hour".to_owned())
     } else if step <= 24 {
@@ -576,7 +581,7 @@ fn section_coverage(
         for (region, cells) in grid {
             let expected = run.regions.is_empty() || run.regions.contains(region);
             let badges: String = wide
-                .get(&(account.as_str(), region.as_str()))
+                .get(&(account.clone(), region.clone()))
                 .map(|gs| {
                     gs.iter()
                         .map(|g| {
@@ -683,7 +688,8 @@ fn cell(h: &mut String, c: &Hour, s: State) {
     );
 }
 
-/// The latest trail change in `account` at or before `t` (any region).
+/// The latest trail change in `account` at or before `t` (any region): what was done to the
+/// trail before a gap began.
 fn change_before<'a>(changes: &'a [ChangeRow], account: &str, t: i64) -> Option<&'a ChangeRow> {
     changes
         .iter()
@@ -710,7 +716,7 @@ fn section_gaps(h: &mut String, gaps: &[GapRow], total: u64, changes: &[ChangeRo
     }
     h.push_str("<div class=\"scroll\"><table id=\"gap-table\"><thead><tr><th>Account</th><th>Region</th><th>Category</th><th>Kind</th><th>Start</th><th>End</th><th>Detail</th><th>Last trail change before it</th><th>Controls</th></tr></thead><tbody>\n");
     for g in gaps.iter().take(MAX_ROWS) {
-        let before = change_before(changes, &g.account_id, g.end)
+        let before = change_before(changes, &g.account_id, g.start)
             .map(change_text)
             .unwrap_or_else(|| "none in the window".into());
         let controls = crate::report::controls::TABLE
@@ -764,7 +770,7 @@ fn section_changes(h: &mut String, changes: &[ChangeRow], total: u64, gaps: &[Ga
         h.push_str("<p>None found in the window.</p>");
     } else {
         h.push_str("<table id=\"change-table\"><thead><tr><th>Time</th><th>Event</th><th>Target</th><th>Who</th><th>Source IP</th><th>Account</th><th>Region</th><th>Result</th></tr></thead><tbody>\n");
-        for c in changes {
+        for c in changes.iter().take(MAX_ROWS) {
             put!(
                 h,
                 "<tr class=\"change-row\"><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"small\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -779,6 +785,14 @@ fn section_changes(h: &mut String, changes: &[ChangeRow], total: u64, gaps: &[Ga
             );
         }
         h.push_str("</tbody></table>\n");
+        if changes.len() > MAX_ROWS || total as usize > changes.len() {
+            put!(
+                h,
+                "<p class=\"muted\">The first {} of {total}; all kept are in trail_changes.parquet (the earliest {} of a run).</p>",
+                MAX_ROWS.min(changes.len()),
+                crate::coverage::changes::MAX_TRAIL_CHANGES
+            );
+        }
     }
     // One timeline: gaps with a time span, and trail changes.
     let mut events: Vec<(i64, u8, String)> = Vec::new();
@@ -798,7 +812,7 @@ fn section_changes(h: &mut String, changes: &[ChangeRow], total: u64, gaps: &[Ga
             ),
         ));
     }
-    for c in changes {
+    for c in changes.iter().take(MAX_ROWS) {
         events.push((
             c.event_time,
             0,
@@ -826,7 +840,7 @@ fn section_changes(h: &mut String, changes: &[ChangeRow], total: u64, gaps: &[Ga
     h.push_str("</section>\n");
 }
 
-fn section_integrity(h: &mut String, run: &Run, gaps: &[GapRow]) {
+fn section_integrity(h: &mut String, run: &Run, (findings, total): (Vec<GapRow>, u64)) {
     h.push_str("<section id=\"integrity\"><h2>Integrity</h2>\n");
     let digests = run
         .doc
@@ -870,8 +884,7 @@ fn section_integrity(h: &mut String, run: &Run, gaps: &[GapRow]) {
             }
         }
     }
-    let findings: Vec<&GapRow> = gaps.iter().filter(|g| g.category == "integrity").collect();
-    put!(h, "<h3>Integrity findings ({})</h3>", findings.len());
+    put!(h, "<h3>Integrity findings ({total})</h3>");
     if findings.is_empty() {
         h.push_str("<p>None.</p>");
     } else {
@@ -940,9 +953,7 @@ fn section_method(h: &mut String, run: &Run) -> Result<()> {
     );
     h.push_str("<h3>Outputs (SHA-256)</h3><p class=\"small\">report.html and manifest.json are hashed in manifest.json.</p><table id=\"outputs\"><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead><tbody>");
     for (name, size, sha) in
-        evidence::hash_files(&run.dir, &[evidence::REPORT, evidence::MANIFEST])?
-            .into_iter()
-            .filter(|(n, ..)| !n.starts_with('.'))
+        evidence::hash_files(&run.dir, &[evidence::REPORT, evidence::MANIFEST])?.into_iter()
     {
         put!(
             h,

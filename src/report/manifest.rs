@@ -36,7 +36,6 @@ pub fn write(dir: &Path) -> Result<()> {
     let outputs = evidence::hash_files(dir, &[MANIFEST])?;
     let outputs: Vec<Entry> = outputs
         .into_iter()
-        .filter(|(n, ..)| !n.starts_with('.'))
         .map(|(name, size, sha256)| Entry { name, size, sha256 })
         .collect();
     let run = evidence::Run::read(dir)?;
@@ -171,44 +170,73 @@ pub struct Verification {
     pub problems: Vec<String>,
 }
 
+/// The manifest's own hash and its whole-file hash, streamed: the recorded self-hash (the 64
+/// characters after the field name near the start), the hash of the file with that field set
+/// back to zeros, and the hash of the file as it is.
+fn self_hashes(path: &Path) -> std::io::Result<(Option<String>, String, String)> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path)?;
+    let mut head = vec![0u8; 4096];
+    let mut n = 0;
+    while n < head.len() {
+        let got = f.read(&mut head[n..])?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    head.truncate(n);
+    let mut whole = Sha256::new();
+    whole.update(&head);
+    let marker = b"\"manifest_sha256\": \"";
+    let recorded = memchr::memmem::find(&head, marker).and_then(|i| {
+        let at = i + marker.len();
+        let v = String::from_utf8(head.get(at..at + 64)?.to_vec()).ok()?;
+        head[at..at + 64].copy_from_slice(PLACEHOLDER.as_bytes());
+        Some(v)
+    });
+    let mut zeroed = Sha256::new();
+    zeroed.update(&head);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            break;
+        }
+        whole.update(&buf[..got]);
+        zeroed.update(&buf[..got]);
+    }
+    Ok((
+        recorded,
+        hex::encode(zeroed.finalize()),
+        hex::encode(whole.finalize()),
+    ))
+}
+
 /// Re-checks `dir` against its manifest; `expect`: the manifest SHA-256 kept elsewhere.
 pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
     let path = dir.join(MANIFEST);
     let mut problems = Vec::new();
-    let mut text = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(|e| {
-            Error::with_source(
-                ErrorKind::Usage,
-                format!("{}: no readable manifest.json", dir.display()),
-                e,
-            )
-        })?;
-    // The self-hash: the file with its own hash field set back to zeros.
-    let marker = b"\"manifest_sha256\": \"";
-    let recorded_self = memchr::memmem::find(&text, marker).and_then(|i| {
-        let at = i + marker.len();
-        let v = text.get(at..at + 64)?.to_vec();
-        text[at..at + 64].copy_from_slice(PLACEHOLDER.as_bytes());
-        Some((at, v))
-    });
-    use sha2::{Digest, Sha256};
-    let actual_self = hex::encode(Sha256::digest(&text));
-    let mut recorded = String::new();
-    match &recorded_self {
-        Some((at, v)) => {
-            recorded = String::from_utf8_lossy(v).into_owned();
-            if recorded != actual_self {
-                problems.push(format!(
-                    "{MANIFEST}: changed (its content hashes to {actual_self}, it records {recorded})"
-                ));
-            }
-            text[*at..*at + 64].copy_from_slice(v);
+    if !path.exists() {
+        if evidence::Run::read(dir).is_err() {
+            return Err(Error::usage(format!(
+                "{}: not an evidence directory (no manifest.json, summary.json or validate.json)",
+                dir.display()
+            )));
         }
+        problems.push(format!("{MANIFEST}: missing"));
+        return Ok(finish(dir, String::new(), 0, problems));
+    }
+    let (recorded, zeroed, full_sha) = self_hashes(&path).map_err(|e| {
+        Error::with_source(ErrorKind::Io, format!("cannot read {}", path.display()), e)
+    })?;
+    match &recorded {
+        Some(r) if *r != zeroed => problems.push(format!(
+            "{MANIFEST}: changed (its content hashes to {zeroed}, it records {r})"
+        )),
+        Some(_) => {}
         None => problems.push(format!("{MANIFEST}: no manifest_sha256 field")),
     }
-    let full_sha = hex::encode(Sha256::digest(&text));
     if let Some(e) = expect
         && !e.eq_ignore_ascii_case(&full_sha)
     {
@@ -216,7 +244,12 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
             "{MANIFEST}: its SHA-256 is {full_sha}, not the {e} expected"
         ));
     }
-    let manifest: Manifest = match serde_json::from_slice(&text) {
+    // Streamed: the inputs list is skipped without being held.
+    let manifest: Manifest = match std::fs::File::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| {
+            serde_json::from_reader(std::io::BufReader::new(f)).map_err(|e| e.to_string())
+        }) {
         Ok(m) => m,
         Err(e) => {
             problems.push(format!("{MANIFEST}: not a manifest ({e})"));
@@ -229,13 +262,30 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
             manifest.schema
         ));
     }
-    if manifest.manifest_sha256 != recorded {
+    if recorded.as_deref() != Some(manifest.manifest_sha256.as_str()) {
         problems.push(format!("{MANIFEST}: manifest_sha256 is malformed"));
     }
-    let actual = evidence::hash_files(dir, &[MANIFEST])?;
+    // Every entry of the directory: anything but a regular file is a problem, never opened.
+    let mut actual: Vec<(String, u64, String)> = Vec::new();
+    for (name, regular) in evidence::entries(dir)? {
+        if name == MANIFEST {
+            continue;
+        }
+        if !regular {
+            problems.push(format!(
+                "{name}: not a regular file (a directory, link or device: no run writes one)"
+            ));
+            continue;
+        }
+        let (size, sha) = evidence::hash_file(&dir.join(&name))?;
+        actual.push((name, size, sha));
+    }
     for e in &manifest.outputs {
         match actual.iter().find(|(n, ..)| *n == e.name) {
-            None => problems.push(format!("{}: missing", e.name)),
+            None if !problems.iter().any(|p| p.starts_with(&format!("{}:", e.name))) => {
+                problems.push(format!("{}: missing", e.name))
+            }
+            None => {}
             Some((_, size, sha)) if *size != e.size || *sha != e.sha256 => problems.push(format!(
                 "{}: changed (size {size}, SHA-256 {sha}; the manifest records size {}, SHA-256 {})",
                 e.name, e.size, e.sha256
@@ -244,7 +294,7 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
         }
     }
     for (name, ..) in &actual {
-        if !name.starts_with(".") && !manifest.outputs.iter().any(|e| e.name == *name) {
+        if !manifest.outputs.iter().any(|e| e.name == *name) {
             problems.push(format!("{name}: not in the manifest (added after the run)"));
         }
     }
@@ -253,14 +303,12 @@ pub fn verify(dir: &Path, expect: Option<&str>) -> Result<Verification> {
         for (name, sha) in &run.tables {
             if let Some((_, _, actual)) = actual.iter().find(|(n, ..)| n == name)
                 && actual != sha
+                && !problems.iter().any(|p| p.starts_with(&format!("{name}:")))
             {
-                let msg = format!(
+                problems.push(format!(
                     "{name}: SHA-256 {actual} is not the {sha} that {} records",
                     run.document
-                );
-                if !problems.iter().any(|p| p.starts_with(&format!("{name}:"))) {
-                    problems.push(msg);
-                }
+                ));
             }
         }
     }

@@ -195,6 +195,40 @@ pub struct RunOutcome {
     pub trail_changes: Vec<crate::coverage::TrailChange>,
     /// Trail changes beyond that limit (counted, not kept).
     pub trail_changes_dropped: u64,
+    /// The expected regions were given, not taken from the layout.
+    pub regions_given: bool,
+    /// Silent stretches were judged (`--max-silence`).
+    pub silence_checked: bool,
+}
+
+impl RunOutcome {
+    /// The facts the log phase's statements are assessed from.
+    pub fn facts(&self) -> controls::LogPhaseFacts<'_> {
+        controls::LogPhaseFacts {
+            evidence: self.evidence,
+            gaps: &self.gaps,
+            digests_in_use: self.digests.as_ref().is_some_and(|d| d.in_use),
+            regions_given: self.regions_given,
+            global_expected: self.expected_regions.contains(&self.global_region),
+            global_region: &self.global_region,
+            silence_checked: self.silence_checked,
+            files_by_digest_status: &self.stats.log_files_by_digest_status,
+            stops: self
+                .trail_changes
+                .iter()
+                .filter(|c| c.stops_logging())
+                .map(|c| {
+                    format!(
+                        "{} of {} by {} at {}",
+                        c.event_name,
+                        c.target.as_deref().unwrap_or("a trail"),
+                        c.actor.as_deref().unwrap_or("an unknown principal"),
+                        crate::time::rfc3339(c.event_time)
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Events filed under one account whose records name another recipient account.

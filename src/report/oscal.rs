@@ -38,10 +38,6 @@ pub fn render(run: &Run) -> Result<Vec<u8>> {
             evidence::MANIFEST,
         ],
     )?;
-    let files: Vec<_> = files
-        .into_iter()
-        .filter(|(n, ..)| !n.starts_with('.'))
-        .collect();
     let resource = |name: &str| run.uuid(&format!("resource:{name}"));
     let scope = run.uuid("resource:scope");
     let mut resources = vec![json!({

@@ -541,8 +541,9 @@ pub fn write_silences<'a>(
     w.close()
 }
 
-/// One row of `files.parquet`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `files.parquet`. Ordered by key first, then every other field: the order of
+/// the table, whatever order the rows came in (a key listed twice included).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FileRow {
     pub key: String,
     pub account_id: Option<String>,
@@ -577,6 +578,9 @@ pub struct FilesWriter {
     dir: std::path::PathBuf,
     rows: Vec<FileRow>,
     runs: Vec<std::path::PathBuf>,
+    /// [`FILES_RUN_ROWS`] and [`MERGE_FAN_IN`] (smaller in tests).
+    run_rows: usize,
+    fan_in: usize,
 }
 
 impl FilesWriter {
@@ -585,12 +589,14 @@ impl FilesWriter {
             dir: dir.to_owned(),
             rows: Vec::with_capacity(1024),
             runs: Vec::new(),
+            run_rows: FILES_RUN_ROWS,
+            fan_in: MERGE_FAN_IN,
         })
     }
 
     pub fn push(&mut self, row: FileRow) -> Result<()> {
         self.rows.push(row);
-        if self.rows.len() >= FILES_RUN_ROWS {
+        if self.rows.len() >= self.run_rows {
             self.spill()?;
         }
         Ok(())
@@ -602,7 +608,7 @@ impl FilesWriter {
             .dir
             .join(format!(".files-run-{}.parquet", self.runs.len()));
         let mut rows = std::mem::take(&mut self.rows);
-        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        rows.sort();
         let mut w = TableWriter::create_at(&path, Table::Files)?;
         for chunk in rows.chunks(BATCH_ROWS) {
             w.write(file_columns(chunk))?;
@@ -614,10 +620,9 @@ impl FilesWriter {
 
     /// Writes `files.parquet`; returns its row count.
     pub fn close(mut self) -> Result<u64> {
-        let mut w = TableWriter::create(&self.dir, Table::Files)?;
-        let mut out: Vec<FileRow> = Vec::with_capacity(BATCH_ROWS);
         if self.runs.is_empty() {
-            self.rows.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut w = TableWriter::create(&self.dir, Table::Files)?;
+            self.rows.sort();
             for chunk in self.rows.chunks(BATCH_ROWS) {
                 w.write(file_columns(chunk))?;
             }
@@ -626,57 +631,61 @@ impl FilesWriter {
         if !self.rows.is_empty() {
             self.spill()?;
         }
-        let mut readers = self
-            .runs
-            .iter()
-            .map(|p| RunReader::open(p))
-            .collect::<Result<Vec<_>>>()?;
-        let mut heap = std::collections::BinaryHeap::new();
-        for (i, r) in readers.iter_mut().enumerate() {
-            if let Some(row) = r.next()? {
-                heap.push(std::cmp::Reverse((row.key.clone(), i, HeapRow(row))));
+        // At most MERGE_FAN_IN runs open at once: groups are merged into longer runs first.
+        let mut runs = std::mem::take(&mut self.runs);
+        let mut level = 0;
+        while runs.len() > self.fan_in {
+            let mut next = Vec::new();
+            for (i, group) in runs.chunks(self.fan_in).enumerate() {
+                let path = self.dir.join(format!(".files-run-{level}-{i}.parquet"));
+                let mut w = TableWriter::create_at(&path, Table::Files)?;
+                merge(group, &mut w)?;
+                w.close()?;
+                next.push(path);
             }
+            runs = next;
+            level += 1;
         }
-        while let Some(std::cmp::Reverse((_, i, HeapRow(row)))) = heap.pop() {
-            out.push(row);
-            if out.len() == BATCH_ROWS {
-                w.write(file_columns(&out))?;
-                out.clear();
-            }
-            if let Some(next) = readers[i].next()? {
-                heap.push(std::cmp::Reverse((next.key.clone(), i, HeapRow(next))));
-            }
+        let mut w = TableWriter::create(&self.dir, Table::Files)?;
+        merge(&runs, &mut w)?;
+        w.close()
+    }
+}
+
+/// Spilled runs merged into `w` in order, in batches of [`BATCH_ROWS`]; the runs are removed.
+fn merge(runs: &[std::path::PathBuf], w: &mut TableWriter) -> Result<()> {
+    let mut readers = runs
+        .iter()
+        .map(|p| RunReader::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut heap = std::collections::BinaryHeap::new();
+    for (i, r) in readers.iter_mut().enumerate() {
+        if let Some(row) = r.next()? {
+            heap.push(std::cmp::Reverse((row, i)));
         }
-        if !out.is_empty() {
+    }
+    let mut out: Vec<FileRow> = Vec::with_capacity(BATCH_ROWS);
+    while let Some(std::cmp::Reverse((row, i))) = heap.pop() {
+        out.push(row);
+        if out.len() == BATCH_ROWS {
             w.write(file_columns(&out))?;
+            out.clear();
         }
-        let n = w.close()?;
-        for p in &self.runs {
-            std::fs::remove_file(p).ok();
+        if let Some(next) = readers[i].next()? {
+            heap.push(std::cmp::Reverse((next, i)));
         }
-        Ok(n)
     }
+    if !out.is_empty() {
+        w.write(file_columns(&out))?;
+    }
+    for p in runs {
+        std::fs::remove_file(p).ok();
+    }
+    Ok(())
 }
 
-/// A row carried through the merge heap; ordered by the key beside it only.
-struct HeapRow(FileRow);
-
-impl PartialEq for HeapRow {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for HeapRow {}
-impl PartialOrd for HeapRow {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for HeapRow {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
+/// Spilled runs read at once when merging (memory and file descriptors stay bounded).
+pub const MERGE_FAN_IN: usize = 64;
 
 /// Reads a spilled run back, a batch at a time.
 struct RunReader {
@@ -949,9 +958,23 @@ mod tests {
     fn files_are_written_in_key_order_whatever_the_arrival_order() {
         let n = FILES_RUN_ROWS * 2 + 123;
         let keys: Vec<String> = (0..n).map(|i| format!("k{:08}", (i * 7919) % n)).collect();
+        check_order(&keys, None);
+        // Past the merge fan-in: groups merged first (30 runs of 100 rows, 4 at a time).
+        let keys: Vec<String> = (0..3_000)
+            .map(|i| format!("k{:05}", (i * 7919) % 3_000))
+            .collect();
+        check_order(&keys, Some((100, 4)));
+    }
+
+    fn check_order(keys: &[String], limits: Option<(usize, usize)>) {
+        let n = keys.len();
         let write = |order: &mut dyn Iterator<Item = &String>| {
             let dir = tempfile::tempdir().unwrap();
             let mut w = FilesWriter::create(dir.path()).unwrap();
+            if let Some((rows, fan_in)) = limits {
+                w.run_rows = rows;
+                w.fan_in = fan_in;
+            }
             for k in order {
                 w.push(row(k.clone())).unwrap();
             }

@@ -166,11 +166,7 @@ impl<'a> Summary<'a> {
             ));
         }
         if let Some(o) = outcome {
-            controls.extend(super::controls::assess_log_phase(
-                o.evidence,
-                &o.gaps,
-                o.digests.as_ref().is_some_and(|d| d.in_use),
-            ));
+            controls.extend(super::controls::assess_log_phase(&o.facts()));
         }
         let changes: &[crate::coverage::TrailChange] =
             outcome.map(|o| o.trail_changes.as_slice()).unwrap_or(&[]);

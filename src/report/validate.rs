@@ -65,10 +65,13 @@ impl<'a> ValidateReport<'a> {
             findings_by_kind: by_kind,
             findings: o.gaps.iter().map(super::summary::gap_json).collect(),
             outputs: &o.outputs,
-            controls: super::controls::assess_log_phase(o.evidence, &o.gaps, true)
-                .into_iter()
-                .filter(|a| a.statement == super::controls::Statement::Integrity)
-                .collect(),
+            controls: super::controls::assess_log_phase(&super::controls::LogPhaseFacts {
+                digests_in_use: true,
+                ..o.facts()
+            })
+            .into_iter()
+            .filter(|a| a.statement == super::controls::Statement::Integrity)
+            .collect(),
             control_mapping: super::controls::mapping(),
             command_line: super::summary::command_line(),
             dir,

@@ -376,6 +376,23 @@ fn verify_evidence_names_any_changed_byte_added_or_missing_file() {
     let (code, out) = verify_evidence(&copy, &[]);
     assert_eq!(code, 1);
     assert!(out.contains("gaps.parquet: missing"), "{out}");
+    // Hidden files, directories and links are no run's output either.
+    let copy = t.path().join("hidden");
+    copy_dir(&ev, &copy);
+    std::fs::write(copy.join(".x"), "later").unwrap();
+    std::fs::create_dir(copy.join("sub")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", copy.join("zero")).unwrap();
+    let (code, out) = verify_evidence(&copy, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(".x: not in the manifest"), "{out}");
+    assert!(out.contains("sub: not a regular file"), "{out}");
+    assert!(out.contains("zero: not a regular file"), "{out}");
+    let copy = t.path().join("no-manifest");
+    copy_dir(&ev, &copy);
+    std::fs::remove_file(copy.join("manifest.json")).unwrap();
+    let (code, out) = verify_evidence(&copy, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("manifest.json: missing"), "{out}");
     // A consistent rewrite passes the manifest alone, not the anchored hash.
     let (code, out) = verify_evidence(&ev, &["--manifest-sha256", &"0".repeat(64)]);
     assert_eq!(code, 1);
@@ -461,6 +478,84 @@ fn report_re_renders_the_same_page_from_the_directory_alone() {
         .unwrap();
     assert!(res.status.success());
     assert_eq!(verify_evidence(&ev, &[]).0, 0);
+    // Other bytes are never written into the evidence: the report of a changed directory
+    // (here a summary edited after the run) is refused there, and allowed elsewhere.
+    let copy = t.path().join("edited");
+    copy_dir(&ev, &copy);
+    let text = std::fs::read_to_string(copy.join("summary.json")).unwrap();
+    std::fs::write(
+        copy.join("summary.json"),
+        text.replacen("GAPS", "PROVEN", 1),
+    )
+    .unwrap();
+    let res = bin()
+        .args(["report", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("--output"));
+    assert_eq!(
+        std::fs::read(copy.join("report.html")).unwrap(),
+        std::fs::read(ev.join("report.html")).unwrap()
+    );
+}
+
+#[test]
+fn statements_the_run_could_not_judge_are_unknown_not_satisfied() {
+    let t = tempfile::tempdir().unwrap();
+    let (corpus, keys) = corpus(t.path(), 12);
+    let ev = t.path().join("ev");
+    // Without the global region among the expected regions.
+    let res = bin()
+        .args([
+            "scan",
+            corpus.to_str().unwrap(),
+            "--out",
+            ev.to_str().unwrap(),
+        ])
+        .args(["--since", "2026-01-01", "--until", "2026-01-01T06:00:00Z"])
+        .args([
+            "--regions",
+            "ap-south-1",
+            "--public-keys",
+            keys.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        res.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let s = summary(&ev);
+    let result = |statement: &str| {
+        s["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["statement"] == statement)
+            .unwrap()["result"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(result("global_coverage"), "unknown");
+    assert_eq!(
+        result("regional_coverage"),
+        "satisfied",
+        "{:#}",
+        s["controls"]
+    );
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("findings.ocsf.json")).unwrap()).unwrap();
+    // CIS 3.1 rests on global coverage too: not a pass.
+    let cis = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metadata"]["event_code"] == "cis-aws:3.1")
+        .unwrap();
+    assert_eq!(cis["compliance"]["status_id"], 0);
 }
 
 #[test]
@@ -507,4 +602,53 @@ fn a_report_over_years_and_dozens_of_accounts_stays_printable() {
     // Multi-day cells: at most a year of columns.
     assert!(html.contains("data-unit=\"10 days\""));
     assert!(html.matches("<tr class=\"gap-row").count() <= 500);
+}
+
+#[test]
+fn a_bucket_without_any_digest_is_never_valid() {
+    let t = tempfile::tempdir().unwrap();
+    let (dir, keys) = (t.path().join("corpus"), t.path().join("keys.json"));
+    let out = bin()
+        .args([
+            "generate",
+            "--out",
+            dir.to_str().unwrap(),
+            "--regions",
+            REGIONS,
+        ])
+        .args([
+            "--hours",
+            "6",
+            "--no-digests",
+            "--public-keys-out",
+            keys.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ev = t.path().join("ev");
+    let res = bin()
+        .args([
+            "validate",
+            dir.to_str().unwrap(),
+            "--out",
+            ev.to_str().unwrap(),
+        ])
+        .args(["--since", "2026-01-01", "--until", "2026-01-01T06:00:00Z"])
+        .args(["--public-keys", keys.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    assert_eq!(v["result"], "INVALID");
+    assert_eq!(
+        v["findings_by_kind"]["no_digest"], 3,
+        "one per region: {v:#}"
+    );
+    assert_eq!(v["controls"][0]["result"], "not_satisfied");
 }
