@@ -1,5 +1,6 @@
-//! Whole records, for the rare events a report shows in full (trail changes): a second,
-//! targeted pass over a document already parsed, materializing only the records asked for.
+//! Whole records, for the rare events a report shows in full (trail changes), when the
+//! extractor declined the document and gave no byte spans: a second, targeted pass over it,
+//! materializing only the records asked for.
 
 use std::fmt;
 
