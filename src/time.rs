@@ -272,11 +272,16 @@ pub fn now_secs() -> i64 {
 /// (epoch seconds, the reproducible-builds convention) when set, else now. The one field that
 /// differs between two runs on the same inputs; with it set, they are byte-identical.
 pub fn generated_at() -> i64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|t| *t >= 0)
-        .unwrap_or_else(now_secs)
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(t) if t >= 0 => t,
+            _ => {
+                tracing::warn!(value = %v, "SOURCE_DATE_EPOCH is not epoch seconds; using the current time");
+                now_secs()
+            }
+        },
+        Err(_) => now_secs(),
+    }
 }
 
 /// Serializes epoch seconds as RFC 3339 (`#[serde(serialize_with)]`).

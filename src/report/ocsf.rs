@@ -12,6 +12,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub const OCSF_VERSION: &str = "1.5.0";
 
+/// Accounts named as resources in each record.
+const MAX_ACCOUNTS: usize = 100;
+
 /// Renders the records (a pretty JSON array, newline-terminated).
 pub fn render(run: &Run) -> Result<Vec<u8>> {
     let millis = run.generated_secs() * 1_000;
@@ -29,9 +32,12 @@ pub fn render(run: &Run) -> Result<Vec<u8>> {
     } else {
         &run.global_region
     });
+    // Every record names the accounts; past a hundred the rest are counted, not repeated in
+    // each of the ~50 records (the full list is in the run's document).
     let mut resources: Vec<Value> = run
         .accounts
         .iter()
+        .take(MAX_ACCOUNTS)
         .map(|a| json!({"uid": a, "name": a, "type": "AwsAccount", "cloud_partition": partition}))
         .collect();
     let source_type = if run.source.starts_with("s3://") {
@@ -129,6 +135,7 @@ pub fn render(run: &Run) -> Result<Vec<u8>> {
                     "window_start": crate::time::rfc3339(run.window.0),
                     "window_end": crate::time::rfc3339(run.window.1),
                     "evidence": run.document,
+                    "accounts": run.accounts.len(),
                 },
             },
         });
