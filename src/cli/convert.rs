@@ -186,9 +186,11 @@ impl PipelineArgs {
                 "--fetch-concurrency must be at most {MAX_COUNT}"
             )));
         }
+        let (out_dir, publish) = out_dir(&self.out.out)?;
         Ok(Options {
             window,
-            out_dir: self.out.out.clone(),
+            out_dir,
+            publish,
             events: self.events,
             workers: self.workers.workers()?,
             fetch_concurrency: self.fetch_concurrency,
@@ -264,10 +266,12 @@ impl TryFrom<ValidateArgs> for commands::validate::Config {
 
     fn try_from(args: ValidateArgs) -> Result<Self> {
         let source = source(&args.source)?;
+        let (out_dir, publish) = out_dir(&args.out.out)?;
         let pipeline = Options {
             window: args.window.window(Some(defaults::SINCE))?,
             scope: args.scope.try_into()?,
-            out_dir: args.out.out,
+            out_dir,
+            publish,
             workers: args.workers.workers()?,
             parse: false,
             ..Options::default()
@@ -390,4 +394,22 @@ impl TryFrom<GenerateArgs> for commands::generate::Config {
             aws: args.aws.try_into()?,
         })
     }
+}
+
+/// `--out`: a local directory, or `s3://bucket/prefix` with a private local staging directory
+/// the command publishes from.
+fn out_dir(out: &std::path::Path) -> Result<(std::path::PathBuf, Option<Source>)> {
+    let text = out.to_string_lossy();
+    if !text.starts_with("s3://") {
+        return Ok((out.to_owned(), None));
+    }
+    let dest: Source = text.parse().map_err(Error::usage)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let staging = std::env::temp_dir()
+        .join(format!("trailproof-{}-{nanos}", std::process::id()))
+        .join("evidence");
+    Ok((staging, Some(dest)))
 }

@@ -115,7 +115,9 @@ pub struct FormatArgs {
 /// The evidence directory.
 #[derive(Debug, Clone, Args)]
 pub struct OutArgs {
-    /// The evidence directory (created if needed).
+    /// The evidence directory (created if needed), or `s3://bucket/prefix`: the directory is
+    /// then made in a private local staging area and uploaded under
+    /// `prefix/run=START_END/`, `manifest.json` last.
     #[arg(
         long,
         value_name = "DIR",

@@ -80,6 +80,9 @@ pub struct LogPhase {
 /// What a log-phase run produced, with the staging directory to write its summary into and
 /// commit.
 struct LogPhaseRun {
+    /// `--out s3://…`: where to publish the committed directory.
+    publish: Option<Source>,
+    aws: crate::aws::AwsSettings,
     staging: crate::report::staging::Staging,
     integrity: Arc<Integrity>,
     outcome: crate::report::RunOutcome,
@@ -99,6 +102,7 @@ impl LogPhase {
             aws,
         } = self;
         let dir = pipeline.out_dir.clone();
+        let publish = pipeline.publish.clone();
         let staging = crate::report::staging::Staging::begin(&dir)?;
         pipeline.out_dir = staging.path().to_owned();
         let (s3, clients) = clients(&source, &aws).await;
@@ -108,6 +112,8 @@ impl LogPhase {
         pipeline.integrity = Some(integrity.clone());
         let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
         Ok(LogPhaseRun {
+            publish,
+            aws,
             staging,
             integrity,
             outcome,
@@ -170,4 +176,48 @@ impl Digests {
         }
         Ok(Arc::new(found))
     }
+}
+
+/// Publishes the committed evidence directory `dir` to `dest` (`--out s3://bucket/prefix`)
+/// under `prefix/run=START_END/`, `manifest.json` last; returns where the evidence now is, for
+/// the report. A local `--out` is returned as it is.
+async fn publish(
+    dir: &std::path::Path,
+    dest: Option<&Source>,
+    aws: &crate::aws::AwsSettings,
+) -> Result<PathBuf> {
+    let Some(Source::S3 { bucket, prefix }) = dest else {
+        return Ok(dir.to_owned());
+    };
+    let run = crate::report::evidence::Run::read(dir)?;
+    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
+    let folder = format!("run={}_{}", compact(run.window.0), compact(run.window.1));
+    let key_prefix = match prefix {
+        Some(p) => format!("{p}/{folder}"),
+        None => folder,
+    };
+    let sdk = crate::aws::sdk_config(aws).await;
+    let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
+    crate::source::upload_dir(
+        &s3,
+        bucket,
+        &key_prefix,
+        dir,
+        crate::report::evidence::MANIFEST,
+    )
+    .await
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Aws,
+            format!(
+                "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
+                dir.display()
+            ),
+        )
+    })?;
+    // Published: the private staging area goes.
+    if let Some(area) = dir.parent() {
+        std::fs::remove_dir_all(area).ok();
+    }
+    Ok(PathBuf::from(format!("s3://{bucket}/{key_prefix}")))
 }

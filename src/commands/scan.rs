@@ -28,10 +28,11 @@ pub async fn run(config: Config) -> Result<Outcome> {
     summary.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
+    let dir = super::publish(&r.dir, r.publish.as_ref(), &r.aws).await?;
     let view = ScanView {
         outcome: &r.outcome,
         summary: &summary,
-        dir: &r.dir,
+        dir: &dir,
     };
     crate::report::print(r.format, &view)?;
     Ok(Outcome { exit_code: code })

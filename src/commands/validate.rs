@@ -15,6 +15,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
     report.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
+    let dir = super::publish(&r.dir, r.publish.as_ref(), &r.aws).await?;
+    let report = report.with_dir(&dir);
     crate::report::print(r.format, &report)?;
     Ok(Outcome {
         exit_code: report.exit_code,

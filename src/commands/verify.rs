@@ -41,6 +41,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         parameters,
     } = config;
     let dir = pipeline.out_dir.clone();
+    let publish = pipeline.publish.clone();
     let staging = Staging::begin(&dir)?;
     pipeline.out_dir = staging.path().to_owned();
     let sdk = crate::aws::sdk_config(&check.aws).await;
@@ -110,6 +111,11 @@ pub async fn run(config: Config) -> Result<Outcome> {
     } else {
         staging.commit()?;
     }
+    let dir = if outcome.is_none() && eval.verdict == Verdict::Error {
+        dir
+    } else {
+        super::publish(&dir, publish.as_ref(), &check.aws).await?
+    };
     let result = VerifyView {
         check: view,
         outcome: outcome.as_ref(),

@@ -75,6 +75,9 @@ pub struct Options {
     /// The partition's global region (global-service events are expected there).
     pub global_region: String,
     pub out_dir: PathBuf,
+    /// `--out s3://bucket/prefix`: where the committed evidence directory is published (by
+    /// the command, after the run); `out_dir` is then a private local staging area.
+    pub publish: Option<Source>,
     pub events: bool,
     pub workers: usize,
     pub fetch_concurrency: usize,
@@ -104,6 +107,7 @@ impl Default for Options {
             scope: Scope::default(),
             global_region: defaults::GLOBAL_REGION.into(),
             out_dir: PathBuf::from(defaults::OUT_DIR),
+            publish: None,
             events: false,
             workers: defaults::workers(),
             fetch_concurrency: defaults::FETCH_CONCURRENCY,

@@ -78,6 +78,11 @@ impl<'a> ValidateReport<'a> {
         }
     }
 
+    /// The same report, naming `dir` as where the evidence is (after it was published).
+    pub fn with_dir(self, dir: &'a Path) -> Self {
+        ValidateReport { dir, ..self }
+    }
+
     /// Writes `validate.json` into `dir` (the run's staging directory).
     pub fn write(&self, dir: &Path) -> Result<()> {
         super::write_json(dir, "validate.json", self)

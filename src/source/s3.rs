@@ -124,3 +124,137 @@ pub async fn fetch_object(
         error: last,
     })
 }
+
+/// Objects larger than this are uploaded in parts of [`UPLOAD_PART`] bytes.
+pub const MULTIPART_FROM: u64 = 64 << 20;
+/// Part size of a multipart upload.
+pub const UPLOAD_PART: usize = 16 << 20;
+
+/// Uploads the regular files of `dir` under `prefix` (`prefix/NAME`), each with a SHA-256
+/// checksum S3 verifies, in name order with `last` after every other: a reader that finds
+/// `last` finds a complete set. Large files go up in parts, one part in memory at a time.
+/// Returns the keys written.
+pub async fn upload_dir(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    dir: &std::path::Path,
+    last: &str,
+) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort_by_key(|n| (n == last, n.clone()));
+    let mut keys = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let key = format!("{}/{name}", prefix.trim_end_matches('/'));
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .len();
+        if size >= MULTIPART_FROM {
+            upload_parts(s3, bucket, &key, &path).await?;
+        } else {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+async fn upload_parts(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    use std::io::Read;
+    let fail = |e: &dyn std::fmt::Display| format!("{key}: {e}");
+    let started = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+    let id = started.upload_id().unwrap_or_default().to_owned();
+    let result = async {
+        let mut file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+        let mut parts = Vec::new();
+        let mut buf = vec![0u8; UPLOAD_PART];
+        for number in 1.. {
+            let mut n = 0;
+            while n < buf.len() {
+                let got = file.read(&mut buf[n..]).map_err(|e| fail(&e))?;
+                if got == 0 {
+                    break;
+                }
+                n += got;
+            }
+            if n == 0 {
+                break;
+            }
+            let part = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(number)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+                .body(aws_sdk_s3::primitives::ByteStream::from(buf[..n].to_vec()))
+                .send()
+                .await
+                .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+            parts.push(
+                aws_sdk_s3::types::CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .set_checksum_sha256(part.checksum_sha256().map(str::to_owned))
+                    .build(),
+            );
+            if n < buf.len() {
+                break;
+            }
+        }
+        s3.complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+        Ok::<(), String>(())
+    }
+    .await;
+    if result.is_err() {
+        // Nothing half-uploaded is left to be billed or mistaken for output.
+        s3.abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .send()
+            .await
+            .ok();
+    }
+    result
+}

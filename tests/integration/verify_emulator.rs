@@ -460,3 +460,96 @@ async fn verify_over_s3_leaves_an_evidence_pack_a_browser_opens() {
     let dom = std::fs::read_to_string(t.path().join("shot/dom.html")).unwrap();
     assert!(dom.contains("Configuration verdict: <span class=\"verdict v-PASS\">PASS</span>"));
 }
+
+#[tokio::test]
+async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
+    let a = Account::new().await;
+    let logs = a.bucket("logs").await;
+    let evidence = a.bucket("evidence").await;
+    generate(
+        &a,
+        &format!("s3://{logs}"),
+        &["--fault", "silent:eu-west-1:1:3"],
+    );
+    let res = a.run(&[
+        "scan",
+        &format!("s3://{logs}"),
+        "--endpoint-url",
+        endpoint(),
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--max-silence",
+        "2h",
+        "--digests",
+        "off",
+        "--out",
+        &format!("s3://{evidence}/daily/"),
+    ]);
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let folder = "daily/run=20260101T000000Z_20260101T060000Z";
+    assert!(
+        text.contains(&format!("Evidence in s3://{evidence}/{folder}")),
+        "{text}"
+    );
+    // Everything the run wrote is there, and nothing else; downloaded, it is intact.
+    let s3 = a.s3().await;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&evidence)
+        .prefix("daily/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .map(|o| o.key().unwrap().to_owned())
+        .collect();
+    assert!(keys.iter().all(|k| k.starts_with(folder)), "{keys:?}");
+    assert!(
+        keys.contains(&format!("{folder}/manifest.json")),
+        "{keys:?}"
+    );
+    let down = tempfile::tempdir().unwrap();
+    for k in &keys {
+        let body = s3
+            .get_object()
+            .bucket(&evidence)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+        let bytes = body.body.collect().await.unwrap().into_bytes();
+        std::fs::write(down.path().join(k.rsplit('/').next().unwrap()), bytes).unwrap();
+    }
+    let check = a.run(&["verify-evidence", down.path().to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(
+        kinds(&gaps(down.path())),
+        [("eu-west-1", "delivery", "no_log_files", 1, 4)]
+    );
+    // DuckDB reads the tables back.
+    let py = std::env::var("TRAILPROOF_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let q = std::process::Command::new(py)
+        .arg("-c")
+        .arg(format!(
+            "import duckdb; print(duckdb.sql(\"select count(*) from '{}/coverage.parquet'\").fetchall()[0][0])",
+            down.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&q.stdout).trim(), "18", "{q:?}");
+}
