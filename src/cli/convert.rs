@@ -191,6 +191,7 @@ impl PipelineArgs {
             window,
             out_dir,
             publish,
+            summary_line: self.out.summary_line,
             events: self.events,
             workers: self.workers.workers()?,
             fetch_concurrency: self.fetch_concurrency,
@@ -272,6 +273,7 @@ impl TryFrom<ValidateArgs> for commands::validate::Config {
             scope: args.scope.try_into()?,
             out_dir,
             publish,
+            summary_line: args.out.summary_line,
             workers: args.workers.workers()?,
             parse: false,
             ..Options::default()

@@ -125,6 +125,12 @@ pub struct OutArgs {
         help_heading = "Output"
     )]
     pub out: PathBuf,
+
+    /// At the end, print the result as one line of JSON on stderr (for schedulers' logs:
+    /// command, verdict, exit code, window, gap counts, where the evidence is, the manifest's
+    /// SHA-256). The exit code stays the contract.
+    #[arg(long, help_heading = "Output")]
+    pub summary_line: bool,
 }
 
 /// Decode threads.

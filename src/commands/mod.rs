@@ -82,6 +82,8 @@ pub struct LogPhase {
 struct LogPhaseRun {
     /// `--out s3://…`: where to publish the committed directory.
     publish: Option<Source>,
+    /// `--summary-line`.
+    summary_line: bool,
     aws: crate::aws::AwsSettings,
     staging: crate::report::staging::Staging,
     integrity: Arc<Integrity>,
@@ -103,6 +105,7 @@ impl LogPhase {
         } = self;
         let dir = pipeline.out_dir.clone();
         let publish = pipeline.publish.clone();
+        let summary_line = pipeline.summary_line;
         let staging = crate::report::staging::Staging::begin(&dir)?;
         pipeline.out_dir = staging.path().to_owned();
         let (s3, clients) = clients(&source, &aws).await;
@@ -113,6 +116,7 @@ impl LogPhase {
         let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
         Ok(LogPhaseRun {
             publish,
+            summary_line,
             aws,
             staging,
             integrity,
@@ -178,6 +182,70 @@ impl Digests {
     }
 }
 
+/// The result as one JSON line (`--summary-line`), read from the committed evidence
+/// directory before it is published.
+fn summary_line(dir: &std::path::Path, shown_at: &str) -> Option<String> {
+    let run = crate::report::evidence::Run::read(dir).ok()?;
+    let (mut definite, mut unknown) = (0u64, 0u64);
+    crate::report::evidence::for_each_gap(dir, |g| {
+        if g.is_unknown() {
+            unknown += 1;
+        } else {
+            definite += 1;
+        }
+    })
+    .ok()?;
+    let manifest = crate::report::evidence::hash_file(&dir.join(crate::report::evidence::MANIFEST))
+        .ok()
+        .map(|(_, sha)| sha);
+    let line = serde_json::json!({
+        "tool": "trailproof",
+        "command": run.command,
+        "verdict": run.verdict,
+        "exit_code": run.exit_code,
+        "window_start": crate::time::rfc3339(run.window.0),
+        "window_end": crate::time::rfc3339(run.window.1),
+        "gaps": definite,
+        "unknown": unknown,
+        "evidence": shown_at,
+        "manifest_sha256": manifest,
+    });
+    Some(line.to_string())
+}
+
+/// Publishes (when `--out s3://`) and returns where the evidence is, with the summary line to
+/// print at the end when asked for.
+async fn finish(
+    dir: &std::path::Path,
+    dest: Option<&Source>,
+    aws: &crate::aws::AwsSettings,
+    line: bool,
+) -> Result<(PathBuf, Option<String>)> {
+    let shown_at = match dest {
+        Some(Source::S3 { bucket, prefix }) => {
+            let run = crate::report::evidence::Run::read(dir)?;
+            format!(
+                "s3://{bucket}/{}",
+                run_folder(prefix.as_deref(), run.window)
+            )
+        }
+        _ => dir.display().to_string(),
+    };
+    let summary = line.then(|| summary_line(dir, &shown_at)).flatten();
+    let shown = publish(dir, dest, aws).await?;
+    Ok((shown, summary))
+}
+
+/// The key prefix of a published run: `prefix/run=START_END`.
+fn run_folder(prefix: Option<&str>, window: (i64, i64)) -> String {
+    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
+    let folder = format!("run={}_{}", compact(window.0), compact(window.1));
+    match prefix {
+        Some(p) => format!("{p}/{folder}"),
+        None => folder,
+    }
+}
+
 /// Publishes the committed evidence directory `dir` to `dest` (`--out s3://bucket/prefix`)
 /// under `prefix/run=START_END/`, `manifest.json` last; returns where the evidence now is, for
 /// the report. A local `--out` is returned as it is.
@@ -190,12 +258,7 @@ async fn publish(
         return Ok(dir.to_owned());
     };
     let run = crate::report::evidence::Run::read(dir)?;
-    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
-    let folder = format!("run={}_{}", compact(run.window.0), compact(run.window.1));
-    let key_prefix = match prefix {
-        Some(p) => format!("{p}/{folder}"),
-        None => folder,
-    };
+    let key_prefix = run_folder(prefix.as_deref(), run.window);
     let sdk = crate::aws::sdk_config(aws).await;
     let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
     crate::source::upload_dir(

@@ -28,12 +28,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
     summary.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
-    let dir = super::publish(&r.dir, r.publish.as_ref(), &r.aws).await?;
+    let (dir, line) = super::finish(&r.dir, r.publish.as_ref(), &r.aws, r.summary_line).await?;
     let view = ScanView {
         outcome: &r.outcome,
         summary: &summary,
         dir: &dir,
     };
     crate::report::print(r.format, &view)?;
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
     Ok(Outcome { exit_code: code })
 }

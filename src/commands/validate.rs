@@ -15,9 +15,12 @@ pub async fn run(config: Config) -> Result<Outcome> {
     report.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
-    let dir = super::publish(&r.dir, r.publish.as_ref(), &r.aws).await?;
+    let (dir, line) = super::finish(&r.dir, r.publish.as_ref(), &r.aws, r.summary_line).await?;
     let report = report.with_dir(&dir);
     crate::report::print(r.format, &report)?;
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
     Ok(Outcome {
         exit_code: report.exit_code,
     })

@@ -42,6 +42,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
     } = config;
     let dir = pipeline.out_dir.clone();
     let publish = pipeline.publish.clone();
+    let summary_line = pipeline.summary_line;
     let staging = Staging::begin(&dir)?;
     pipeline.out_dir = staging.path().to_owned();
     let sdk = crate::aws::sdk_config(&check.aws).await;
@@ -111,10 +112,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
     } else {
         staging.commit()?;
     }
-    let dir = if outcome.is_none() && eval.verdict == Verdict::Error {
-        dir
+    let (dir, line) = if outcome.is_none() && eval.verdict == Verdict::Error {
+        // Nothing committed: the line still says what happened.
+        let line = serde_json::json!({
+            "tool": "trailproof", "command": "verify", "verdict": eval.verdict.to_string(),
+            "exit_code": code, "evidence": null,
+        });
+        (dir, summary_line.then(|| line.to_string()))
     } else {
-        super::publish(&dir, publish.as_ref(), &check.aws).await?
+        super::finish(&dir, publish.as_ref(), &check.aws, summary_line).await?
     };
     let result = VerifyView {
         check: view,
@@ -123,5 +129,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         dir: &dir,
     };
     crate::report::print(check.format, &result)?;
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
     Ok(Outcome { exit_code: code })
 }

@@ -78,6 +78,8 @@ pub struct Options {
     /// `--out s3://bucket/prefix`: where the committed evidence directory is published (by
     /// the command, after the run); `out_dir` is then a private local staging area.
     pub publish: Option<Source>,
+    /// `--summary-line`: the command ends with its result as one JSON line on stderr.
+    pub summary_line: bool,
     pub events: bool,
     pub workers: usize,
     pub fetch_concurrency: usize,
@@ -108,6 +110,7 @@ impl Default for Options {
             global_region: defaults::GLOBAL_REGION.into(),
             out_dir: PathBuf::from(defaults::OUT_DIR),
             publish: None,
+            summary_line: false,
             events: false,
             workers: defaults::workers(),
             fetch_concurrency: defaults::FETCH_CONCURRENCY,

@@ -486,6 +486,7 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         "off",
         "--out",
         &format!("s3://{evidence}/daily/"),
+        "--summary-line",
     ]);
     let text = String::from_utf8_lossy(&res.stdout);
     assert_eq!(
@@ -530,6 +531,22 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         let bytes = body.body.collect().await.unwrap().into_bytes();
         std::fs::write(down.path().join(k.rsplit('/').next().unwrap()), bytes).unwrap();
     }
+    // The scheduler's line: the last line on stderr, one JSON object.
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    let line: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(line["verdict"], "GAPS");
+    assert_eq!(line["exit_code"], 1);
+    assert_eq!(line["gaps"], 1);
+    assert_eq!(line["evidence"], format!("s3://{evidence}/{folder}"));
+    let manifest = std::fs::read(down.path().join("manifest.json")).unwrap();
+    assert_eq!(
+        line["manifest_sha256"],
+        {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&manifest))
+        }
+        .as_str()
+    );
     let check = a.run(&["verify-evidence", down.path().to_str().unwrap()]);
     assert_eq!(
         check.status.code(),
