@@ -5,6 +5,7 @@
 mod check_emulator;
 mod check_mocked;
 mod cli;
+mod deploy;
 mod digests_mocked;
 mod evidence_pack;
 mod fault_proxy;
