@@ -53,6 +53,10 @@ pub struct CheckReport<'a> {
     log_sources: &'a [LogSource],
     findings: &'a [Finding],
     remediation: &'a [String],
+    /// The configuration statement's result and the controls it evidences.
+    controls: Vec<super::controls::Assessment>,
+    /// The statement-to-control table (`docs/evidence-pack.md`).
+    control_mapping: Vec<super::controls::MappingRow>,
 }
 
 impl<'a> CheckReport<'a> {
@@ -83,6 +87,11 @@ impl<'a> CheckReport<'a> {
             log_sources: &eval.log_sources,
             findings: &eval.findings,
             remediation: &eval.remediation,
+            controls: vec![super::controls::assess_configuration(
+                &eval.verdict.to_string(),
+                eval.findings.len(),
+            )],
+            control_mapping: super::controls::mapping(),
         }
     }
 }

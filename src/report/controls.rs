@@ -388,6 +388,10 @@ pub fn assess_configuration(verdict: &str, findings: usize) -> Assessment {
             Result::Satisfied,
             "the configuration check passed".to_owned(),
         ),
+        "WARN" => (
+            Result::Satisfied,
+            "the configuration check passed, with warnings (see its findings)".to_owned(),
+        ),
         "FAIL" => (
             Result::NotSatisfied,
             "the configuration check failed".to_owned(),
