@@ -8,7 +8,19 @@ const R: &[&str] = &["--regions", TWO_REGIONS];
 #[tokio::test]
 async fn s01_no_trails() {
     let a = Account::new().await;
-    assert_verdict(&a.check(R), "FAIL", Some("NO_TRAILS"), 1);
+    let got = a.check(R);
+    assert_verdict(&got, "FAIL", Some("NO_TRAILS"), 1);
+    // The configuration statement and the controls it evidences, in the JSON too.
+    let c = &got.1["controls"][0];
+    assert_eq!(c["statement"], "configuration");
+    assert_eq!(c["result"], "not_satisfied");
+    assert!(
+        c["controls"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("cis-aws:3.1"))
+    );
+    assert_eq!(got.1["control_mapping"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -18,6 +30,7 @@ async fn s02_default_classic_selector_passes() {
     let got = a.check(R);
     assert_verdict(&got, "PASS", None, 0);
     let report = &got.1;
+    assert_eq!(report["controls"][0]["result"], "satisfied");
     assert_eq!(report["compliant_trails"][0], arn.as_str());
     // The hand-off to the log phase names the bucket and every region in scope.
     let src = &report["log_sources"][0];
