@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Io,
     /// Rendering output failed.
     Output,
+    /// Publishing a complete evidence directory failed (`--out s3://`); the local copy is kept.
+    Publish,
 }
 
 /// The library's error.

@@ -38,6 +38,31 @@ pub struct Outcome {
 
 /// Runs a validated command line.
 pub async fn run(invocation: Invocation) -> Result<Outcome> {
+    // `--out s3://`: the private local staging area goes whatever happens, unless publishing a
+    // complete directory failed (then it is the only copy, and the error names it).
+    let area = match &invocation {
+        Invocation::Scan(c) => staging_area(&c.run.pipeline),
+        Invocation::Validate(c) => staging_area(&c.pipeline),
+        Invocation::Verify(c) => staging_area(&c.pipeline),
+        _ => None,
+    };
+    let result = dispatch(invocation).await;
+    if let Some(area) = area
+        && !matches!(&result, Err(e) if e.kind() == ErrorKind::Publish)
+    {
+        std::fs::remove_dir_all(area).ok();
+    }
+    result
+}
+
+/// The private staging area of a run that publishes to S3.
+fn staging_area(p: &Options) -> Option<PathBuf> {
+    p.publish
+        .as_ref()
+        .and_then(|_| p.out_dir.parent().map(|a| a.to_path_buf()))
+}
+
+async fn dispatch(invocation: Invocation) -> Result<Outcome> {
     match invocation {
         Invocation::Check(c) => check::run(c).await,
         Invocation::Scan(c) => scan::run(c).await,
@@ -271,16 +296,12 @@ async fn publish(
     .await
     .map_err(|e| {
         Error::new(
-            ErrorKind::Aws,
+            ErrorKind::Publish,
             format!(
                 "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
                 dir.display()
             ),
         )
     })?;
-    // Published: the private staging area goes.
-    if let Some(area) = dir.parent() {
-        std::fs::remove_dir_all(area).ok();
-    }
     Ok(PathBuf::from(format!("s3://{bucket}/{key_prefix}")))
 }

@@ -268,7 +268,15 @@ impl Account {
 
     /// Runs the built binary as this account with a clean AWS environment.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// [`Account::run`] with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &std::path::Path)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailproof"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") {
                 cmd.env_remove(k);

@@ -471,23 +471,29 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         &format!("s3://{logs}"),
         &["--fault", "silent:eu-west-1:1:3"],
     );
-    let res = a.run(&[
-        "scan",
-        &format!("s3://{logs}"),
-        "--endpoint-url",
-        endpoint(),
-        "--since",
-        START,
-        "--until",
-        UNTIL,
-        "--max-silence",
-        "2h",
-        "--digests",
-        "off",
-        "--out",
-        &format!("s3://{evidence}/daily/"),
-        "--summary-line",
-    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let res = a.run_with(
+        &[
+            "scan",
+            &format!("s3://{logs}"),
+            "--endpoint-url",
+            endpoint(),
+            "--since",
+            START,
+            "--until",
+            UNTIL,
+            "--max-silence",
+            "2h",
+            "--digests",
+            "off",
+            "--out",
+            &format!("s3://{evidence}/daily/"),
+            "--summary-line",
+        ],
+        &[("TMPDIR", tmp.path())],
+    );
+    // Published: the private staging area is gone.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     let text = String::from_utf8_lossy(&res.stdout);
     assert_eq!(
         res.status.code(),
@@ -569,4 +575,45 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&q.stdout).trim(), "18", "{q:?}");
+}
+
+#[tokio::test]
+async fn a_failed_publish_keeps_the_complete_local_copy_and_says_where() {
+    let a = Account::new().await;
+    let logs = a.bucket("logs").await;
+    generate(&a, &format!("s3://{logs}"), &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = format!("tp-{}-no-such-bucket", a.id);
+    let res = a.run_with(
+        &[
+            "scan",
+            &format!("s3://{logs}"),
+            "--endpoint-url",
+            endpoint(),
+            "--since",
+            START,
+            "--until",
+            UNTIL,
+            "--digests",
+            "off",
+            "--out",
+            &format!("s3://{missing}/daily"),
+        ],
+        &[("TMPDIR", tmp.path())],
+    );
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&missing), "{stderr}");
+    let kept = stderr
+        .split("the complete evidence is kept in ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let check = a.run(&["verify-evidence", kept]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 }
