@@ -4,8 +4,8 @@
 - deploy/ecs/task-definition.json against botocore's ECS RegisterTaskDefinition input shape,
   deploy/ecs/schedule.json against EventBridge Scheduler's CreateSchedule (the real AWS service
   models, offline);
-- deploy/iam/trailproof-policy.json: created on the emulator's IAM (moto validates the policy
-  grammar) when ENDPOINT is given;
+- deploy/iam/*.json: created on the emulator's IAM (moto validates the policy grammar) when
+  ENDPOINT is given;
 - deploy/kubernetes/cronjob.yaml: the structure a CronJob needs, non-root, read-only root;
 - the Dockerfile: multi-stage, `cargo install --locked`, a non-root final user, trailproof as
   the entrypoint;
@@ -39,8 +39,12 @@ check_shape("scheduler", "CreateSchedule", schedule, "ecs/schedule.json")
 if not schedule["Target"]["EcsParameters"]["TaskDefinitionArn"].endswith("/" + task["family"]):
     errors.append("ecs/schedule.json does not run the task definition's family")
 
-policy = (root / "deploy/iam/trailproof-policy.json").read_text()
-json.loads(policy)
+policies = {
+    name: (root / f"deploy/iam/{name}.json").read_text()
+    for name in ("trailproof-policy", "scheduler-policy")
+}
+for text in policies.values():
+    json.loads(text)
 if endpoint:
     import boto3
 
@@ -48,11 +52,12 @@ if endpoint:
         "iam", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing",
     )
-    try:
-        iam.create_policy(PolicyName="trailproof-deploy-check", PolicyDocument=policy)
-    except Exception as e:  # moto answers MalformedPolicyDocument for a bad grammar
-        if "EntityAlreadyExists" not in str(e):
-            errors.append(f"iam/trailproof-policy.json: {e}")
+    for name, text in policies.items():
+        try:
+            iam.create_policy(PolicyName=f"{name}-deploy-check", PolicyDocument=text)
+        except Exception as e:  # moto answers MalformedPolicyDocument for a bad grammar
+            if "EntityAlreadyExists" not in str(e):
+                errors.append(f"iam/{name}.json: {e}")
 
 docs = list(yaml.safe_load_all((root / "deploy/kubernetes/cronjob.yaml").read_text()))
 cron = next((d for d in docs if d and d.get("kind") == "CronJob"), None)

@@ -398,9 +398,11 @@ impl TryFrom<GenerateArgs> for commands::generate::Config {
     }
 }
 
-/// `--out`: a local directory, or `s3://bucket/prefix` with a private local staging directory
-/// the command publishes from.
-fn out_dir(out: &std::path::Path) -> Result<(std::path::PathBuf, Option<Source>)> {
+/// `--out`: a local directory, or `s3://bucket/prefix` with a private local staging area the
+/// command creates, publishes from and removes.
+fn out_dir(
+    out: &std::path::Path,
+) -> Result<(std::path::PathBuf, Option<crate::pipeline::Publish>)> {
     let text = out.to_string_lossy();
     if !text.starts_with("s3://") {
         return Ok((out.to_owned(), None));
@@ -410,8 +412,9 @@ fn out_dir(out: &std::path::Path) -> Result<(std::path::PathBuf, Option<Source>)
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let staging = std::env::temp_dir()
-        .join(format!("trailproof-{}-{nanos}", std::process::id()))
-        .join("evidence");
-    Ok((staging, Some(dest)))
+    let area = std::env::temp_dir().join(format!("trailproof-{}-{nanos}", std::process::id()));
+    Ok((
+        area.join("evidence"),
+        Some(crate::pipeline::Publish { dest, area }),
+    ))
 }

@@ -38,28 +38,46 @@ pub struct Outcome {
 
 /// Runs a validated command line.
 pub async fn run(invocation: Invocation) -> Result<Outcome> {
-    // `--out s3://`: the private local staging area goes whatever happens, unless publishing a
-    // complete directory failed (then it is the only copy, and the error names it).
-    let area = match &invocation {
-        Invocation::Scan(c) => staging_area(&c.run.pipeline),
-        Invocation::Validate(c) => staging_area(&c.pipeline),
-        Invocation::Verify(c) => staging_area(&c.pipeline),
+    let publish = match &invocation {
+        Invocation::Scan(c) => c.run.pipeline.publish.clone(),
+        Invocation::Validate(c) => c.pipeline.publish.clone(),
+        Invocation::Verify(c) => c.pipeline.publish.clone(),
         _ => None,
     };
+    // `--out s3://`: a private staging area (mode 0700, new), removed whatever happens (also
+    // when the run is interrupted: the guard drops with this future), unless publishing a
+    // complete directory failed: then it is the only copy, and the error names it.
+    let mut guard = AreaGuard(None);
+    if let Some(p) = &publish {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&p.area)
+            .map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Io,
+                    format!("cannot create the staging area {}", p.area.display()),
+                    e,
+                )
+            })?;
+        guard.0 = Some(p.area.clone());
+    }
     let result = dispatch(invocation).await;
-    if let Some(area) = area
-        && !matches!(&result, Err(e) if e.kind() == ErrorKind::Publish)
-    {
-        std::fs::remove_dir_all(area).ok();
+    if matches!(&result, Err(e) if e.kind() == ErrorKind::Publish) {
+        guard.0 = None;
     }
     result
 }
 
-/// The private staging area of a run that publishes to S3.
-fn staging_area(p: &Options) -> Option<PathBuf> {
-    p.publish
-        .as_ref()
-        .and_then(|_| p.out_dir.parent().map(|a| a.to_path_buf()))
+/// Removes a staging area when dropped.
+struct AreaGuard(Option<PathBuf>);
+
+impl Drop for AreaGuard {
+    fn drop(&mut self) {
+        if let Some(area) = self.0.take() {
+            std::fs::remove_dir_all(area).ok();
+        }
+    }
 }
 
 async fn dispatch(invocation: Invocation) -> Result<Outcome> {
@@ -106,7 +124,7 @@ pub struct LogPhase {
 /// commit.
 struct LogPhaseRun {
     /// `--out s3://…`: where to publish the committed directory.
-    publish: Option<Source>,
+    publish: Option<crate::pipeline::Publish>,
     /// `--summary-line`.
     summary_line: bool,
     aws: crate::aws::AwsSettings,
@@ -208,57 +226,126 @@ impl Digests {
 }
 
 /// The result as one JSON line (`--summary-line`), read from the committed evidence
-/// directory before it is published.
-fn summary_line(dir: &std::path::Path, shown_at: &str) -> Option<String> {
-    let run = crate::report::evidence::Run::read(dir).ok()?;
-    let (mut definite, mut unknown) = (0u64, 0u64);
-    crate::report::evidence::for_each_gap(dir, |g| {
-        if g.is_unknown() {
-            unknown += 1;
-        } else {
-            definite += 1;
+/// directory; every key is always there (null when not known).
+fn summary_line(
+    dir: Option<&std::path::Path>,
+    shown_at: Option<&str>,
+    fallback: Fallback,
+) -> String {
+    let run = dir.and_then(|d| crate::report::evidence::Run::read(d).ok());
+    let mut counts = None;
+    if let Some(d) = dir {
+        let (mut definite, mut unknown) = (0u64, 0u64);
+        if crate::report::evidence::for_each_gap(d, |g| {
+            if g.is_unknown() {
+                unknown += 1;
+            } else {
+                definite += 1;
+            }
+        })
+        .is_ok()
+        {
+            counts = Some((definite, unknown));
         }
-    })
-    .ok()?;
-    let manifest = crate::report::evidence::hash_file(&dir.join(crate::report::evidence::MANIFEST))
-        .ok()
+    }
+    let manifest = dir
+        .and_then(|d| {
+            crate::report::evidence::hash_file(&d.join(crate::report::evidence::MANIFEST)).ok()
+        })
         .map(|(_, sha)| sha);
-    let line = serde_json::json!({
+    let window = run
+        .as_ref()
+        .map(|r| r.window)
+        .filter(|w| *w != (0, 0))
+        .or(fallback.window);
+    serde_json::json!({
         "tool": "trailproof",
-        "command": run.command,
-        "verdict": run.verdict,
-        "exit_code": run.exit_code,
-        "window_start": crate::time::rfc3339(run.window.0),
-        "window_end": crate::time::rfc3339(run.window.1),
-        "gaps": definite,
-        "unknown": unknown,
+        "command": run.as_ref().map(|r| r.command.clone()).unwrap_or(fallback.command.into()),
+        "verdict": run.as_ref().map(|r| r.verdict.clone()).or(fallback.verdict),
+        "exit_code": run.as_ref().map(|r| r.exit_code).or(fallback.exit_code),
+        "window_start": window.map(|w| crate::time::rfc3339(w.0)),
+        "window_end": window.map(|w| crate::time::rfc3339(w.1)),
+        "gaps": counts.map(|c| c.0),
+        "unknown": counts.map(|c| c.1),
         "evidence": shown_at,
+        "published": fallback.published,
         "manifest_sha256": manifest,
-    });
-    Some(line.to_string())
+    })
+    .to_string()
+}
+
+/// What the summary line says when the directory cannot tell.
+#[derive(Default)]
+pub(crate) struct Fallback {
+    command: &'static str,
+    verdict: Option<String>,
+    exit_code: Option<u64>,
+    /// The window asked for (a run without a log phase records none).
+    window: Option<(i64, i64)>,
+    published: Option<bool>,
 }
 
 /// Publishes (when `--out s3://`) and returns where the evidence is, with the summary line to
-/// print at the end when asked for.
+/// print at the end when asked for. When publishing fails the line (naming the kept local
+/// copy) is printed before the error is returned.
 async fn finish(
     dir: &std::path::Path,
-    dest: Option<&Source>,
+    dest: Option<&crate::pipeline::Publish>,
     aws: &crate::aws::AwsSettings,
     line: bool,
+    command: &'static str,
+    window: (i64, i64),
 ) -> Result<(PathBuf, Option<String>)> {
-    let shown_at = match dest {
-        Some(Source::S3 { bucket, prefix }) => {
-            let run = crate::report::evidence::Run::read(dir)?;
-            format!(
-                "s3://{bucket}/{}",
-                run_folder(prefix.as_deref(), run.window)
-            )
-        }
-        _ => dir.display().to_string(),
+    let fallback = |published| Fallback {
+        command,
+        window: (window != (0, 0)).then_some(window),
+        published,
+        ..Fallback::default()
     };
-    let summary = line.then(|| summary_line(dir, &shown_at)).flatten();
-    let shown = publish(dir, dest, aws).await?;
-    Ok((shown, summary))
+    match publish(dir, dest, aws, window).await {
+        Ok(shown) => {
+            let summary = line.then(|| {
+                summary_line(
+                    Some(dir),
+                    Some(&shown.display().to_string()),
+                    fallback(dest.map(|_| true)),
+                )
+            });
+            Ok((shown, summary))
+        }
+        Err(e) => {
+            if line {
+                eprintln!(
+                    "{}",
+                    summary_line(
+                        Some(dir),
+                        Some(&dir.display().to_string()),
+                        fallback(Some(false))
+                    )
+                );
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The summary line of a run that committed nothing (`verify` ERROR).
+pub(crate) fn summary_line_without_evidence(
+    verdict: String,
+    exit_code: u8,
+    window: (i64, i64),
+) -> String {
+    summary_line(
+        None,
+        None,
+        Fallback {
+            command: "verify",
+            verdict: Some(verdict),
+            exit_code: Some(exit_code as u64),
+            window: (window != (0, 0)).then_some(window),
+            published: None,
+        },
+    )
 }
 
 /// The key prefix of a published run: `prefix/run=START_END`.
@@ -271,37 +358,55 @@ fn run_folder(prefix: Option<&str>, window: (i64, i64)) -> String {
     }
 }
 
-/// Publishes the committed evidence directory `dir` to `dest` (`--out s3://bucket/prefix`)
-/// under `prefix/run=START_END/`, `manifest.json` last; returns where the evidence now is, for
-/// the report. A local `--out` is returned as it is.
+/// Publishes the committed evidence directory `dir` (`--out s3://bucket/prefix`) under
+/// `prefix/run=START_END/`, `manifest.json` last and only if the folder holds none yet (a
+/// conditional PUT): a folder's manifest always describes the objects beside it. A run of a
+/// window already published goes to `run=START_END/rerun=GENERATED_AT/`. `window`: the run's
+/// window when its document records none (no log phase). Returns where the evidence is.
 async fn publish(
     dir: &std::path::Path,
-    dest: Option<&Source>,
+    dest: Option<&crate::pipeline::Publish>,
     aws: &crate::aws::AwsSettings,
+    window: (i64, i64),
 ) -> Result<PathBuf> {
-    let Some(Source::S3 { bucket, prefix }) = dest else {
+    let Some(crate::pipeline::Publish {
+        dest: Source::S3 { bucket, prefix },
+        ..
+    }) = dest
+    else {
         return Ok(dir.to_owned());
     };
     let run = crate::report::evidence::Run::read(dir)?;
-    let key_prefix = run_folder(prefix.as_deref(), run.window);
+    let window = if run.window == (0, 0) {
+        window
+    } else {
+        run.window
+    };
+    let mut key_prefix = run_folder(prefix.as_deref(), window);
     let sdk = crate::aws::sdk_config(aws).await;
     let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
-    crate::source::upload_dir(
-        &s3,
-        bucket,
-        &key_prefix,
-        dir,
-        crate::report::evidence::MANIFEST,
-    )
-    .await
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::Publish,
-            format!(
-                "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
-                dir.display()
-            ),
-        )
-    })?;
+    let manifest = crate::report::evidence::MANIFEST;
+    if s3
+        .head_object()
+        .bucket(bucket)
+        .key(format!("{key_prefix}/{manifest}"))
+        .send()
+        .await
+        .is_ok()
+    {
+        let compact = crate::time::rfc3339(run.generated_secs()).replace(['-', ':'], "");
+        key_prefix = format!("{key_prefix}/rerun={compact}");
+    }
+    crate::source::upload_dir(&s3, bucket, &key_prefix, dir, manifest)
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Publish,
+                format!(
+                    "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
+                    dir.display()
+                ),
+            )
+        })?;
     Ok(PathBuf::from(format!("s3://{bucket}/{key_prefix}")))
 }

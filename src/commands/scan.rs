@@ -28,7 +28,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
     summary.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
-    let (dir, line) = super::finish(&r.dir, r.publish.as_ref(), &r.aws, r.summary_line).await?;
+    let (dir, line) = super::finish(
+        &r.dir,
+        r.publish.as_ref(),
+        &r.aws,
+        r.summary_line,
+        "scan",
+        (0, 0),
+    )
+    .await?;
     let view = ScanView {
         outcome: &r.outcome,
         summary: &summary,

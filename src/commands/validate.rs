@@ -15,7 +15,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
     report.write(r.staging.path())?;
     crate::report::pack::write(r.staging.path())?;
     r.staging.commit()?;
-    let (dir, line) = super::finish(&r.dir, r.publish.as_ref(), &r.aws, r.summary_line).await?;
+    let (dir, line) = super::finish(
+        &r.dir,
+        r.publish.as_ref(),
+        &r.aws,
+        r.summary_line,
+        "validate",
+        (0, 0),
+    )
+    .await?;
     let report = report.with_dir(&dir);
     crate::report::print(r.format, &report)?;
     if let Some(line) = line {

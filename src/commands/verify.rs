@@ -43,6 +43,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let dir = pipeline.out_dir.clone();
     let publish = pipeline.publish.clone();
     let summary_line = pipeline.summary_line;
+    // The window asked for: what a run without a log phase is filed under.
+    let asked = pipeline.window.bounds().unwrap_or((0, 0));
     let staging = Staging::begin(&dir)?;
     pipeline.out_dir = staging.path().to_owned();
     let sdk = crate::aws::sdk_config(&check.aws).await;
@@ -114,13 +116,19 @@ pub async fn run(config: Config) -> Result<Outcome> {
     }
     let (dir, line) = if outcome.is_none() && eval.verdict == Verdict::Error {
         // Nothing committed: the line still says what happened.
-        let line = serde_json::json!({
-            "tool": "trailproof", "command": "verify", "verdict": eval.verdict.to_string(),
-            "exit_code": code, "evidence": null,
-        });
-        (dir, summary_line.then(|| line.to_string()))
+        let line = summary_line
+            .then(|| super::summary_line_without_evidence(eval.verdict.to_string(), code, asked));
+        (dir, line)
     } else {
-        super::finish(&dir, publish.as_ref(), &check.aws, summary_line).await?
+        super::finish(
+            &dir,
+            publish.as_ref(),
+            &check.aws,
+            summary_line,
+            "verify",
+            asked,
+        )
+        .await?
     };
     let result = VerifyView {
         check: view,

@@ -65,6 +65,14 @@ pub mod defaults {
     }
 }
 
+/// Where a run's evidence is published, and the private local area it is staged in (created
+/// and removed by the command; `Options::out_dir` lies inside it).
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub dest: Source,
+    pub area: PathBuf,
+}
+
 /// Settings of one run of the pipeline.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -76,8 +84,8 @@ pub struct Options {
     pub global_region: String,
     pub out_dir: PathBuf,
     /// `--out s3://bucket/prefix`: where the committed evidence directory is published (by
-    /// the command, after the run); `out_dir` is then a private local staging area.
-    pub publish: Option<Source>,
+    /// the command, after the run); `out_dir` is then inside a private local staging area.
+    pub publish: Option<Publish>,
     /// `--summary-line`: the command ends with its result as one JSON line on stderr.
     pub summary_line: bool,
     pub events: bool,

@@ -131,8 +131,8 @@ pub const MULTIPART_FROM: u64 = 64 << 20;
 pub const UPLOAD_PART: usize = 16 << 20;
 
 /// Uploads the regular files of `dir` under `prefix` (`prefix/NAME`), each with a SHA-256
-/// checksum S3 verifies, in name order with `last` after every other: a reader that finds
-/// `last` finds a complete set. Large files go up in parts, one part in memory at a time.
+/// checksum S3 verifies, in name order with `last` after every other and only if no `last`
+/// is there yet: a reader that finds `last` finds a complete set. Large files go up in parts, one part in memory at a time.
 /// Returns the keys written.
 pub async fn upload_dir(
     s3: &aws_sdk_s3::Client,
@@ -162,12 +162,18 @@ pub async fn upload_dir(
             let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
                 .await
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            s3.put_object()
+            let mut put = s3
+                .put_object()
                 .bucket(bucket)
                 .key(&key)
                 .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-                .body(body)
-                .send()
+                .body(body);
+            if name == last {
+                // Only if none is there: a second writer of this folder fails here instead
+                // of leaving a manifest that describes the other's objects.
+                put = put.if_none_match("*");
+            }
+            put.send()
                 .await
                 .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
         }

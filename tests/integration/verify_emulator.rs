@@ -543,6 +543,8 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
     assert_eq!(line["verdict"], "GAPS");
     assert_eq!(line["exit_code"], 1);
     assert_eq!(line["gaps"], 1);
+    assert_eq!(line["published"], true);
+    assert_eq!(line["window_start"], START);
     assert_eq!(line["evidence"], format!("s3://{evidence}/{folder}"));
     let manifest = std::fs::read(down.path().join("manifest.json")).unwrap();
     assert_eq!(
@@ -563,6 +565,39 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
     assert_eq!(
         kinds(&gaps(down.path())),
         [("eu-west-1", "delivery", "no_log_files", 1, 4)]
+    );
+    // The same window published again: a folder of its own; the first run's is untouched.
+    let again = a.run(&[
+        "scan",
+        &format!("s3://{logs}"),
+        "--endpoint-url",
+        endpoint(),
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--max-silence",
+        "2h",
+        "--digests",
+        "off",
+        "--out",
+        &format!("s3://{evidence}/daily/"),
+    ]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains(&format!("Evidence in s3://{evidence}/{folder}/rerun=")),
+        "{text}"
+    );
+    let first = s3
+        .get_object()
+        .bucket(&evidence)
+        .key(format!("{folder}/manifest.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        first.body.collect().await.unwrap().into_bytes().to_vec(),
+        manifest
     );
     // DuckDB reads the tables back.
     let py = std::env::var("TRAILPROOF_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
