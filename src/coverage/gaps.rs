@@ -67,11 +67,20 @@ pub enum GapKind {
 
 impl GapKind {
     /// Kinds that make coverage unknown rather than a gap.
+    pub const UNKNOWN: [GapKind; 3] = [
+        GapKind::ObjectUnreadable,
+        GapKind::ListFailed,
+        GapKind::DigestUnverified,
+    ];
+
+    /// Whether this kind makes coverage unknown rather than a gap.
     pub fn is_unknown(self) -> bool {
-        matches!(
-            self,
-            GapKind::ObjectUnreadable | GapKind::ListFailed | GapKind::DigestUnverified
-        )
+        Self::UNKNOWN.contains(&self)
+    }
+
+    /// Whether the `kind` column value `name` is one of [`GapKind::UNKNOWN`].
+    pub fn name_is_unknown(name: &str) -> bool {
+        Self::UNKNOWN.iter().any(|k| k.as_str() == name)
     }
 
     /// The `category` column.

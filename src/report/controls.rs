@@ -204,21 +204,35 @@ impl Statement {
 
     /// The statement a gap breaks.
     pub fn of_gap(g: &Gap) -> Statement {
+        Self::of_names(g.category.as_str(), g.kind.as_str())
+    }
+
+    /// The statement a gap row breaks, from its `category` and `kind` columns (so a row read
+    /// back from `gaps.parquet` maps as the gap did).
+    pub fn of_names(category: &str, kind: &str) -> Statement {
         // Records claiming another region, or dated after their delivery, are about what the
         // logs show, not about the digests.
-        if matches!(
-            g.kind,
-            GapKind::RegionMismatch | GapKind::EventAfterDelivery
-        ) {
+        if kind == GapKind::RegionMismatch.as_str() || kind == GapKind::EventAfterDelivery.as_str()
+        {
             return Statement::RegionalCoverage;
         }
-        match g.category {
-            Category::MgmtRead | Category::MgmtWrite | Category::Delivery => {
-                Statement::RegionalCoverage
-            }
-            Category::Global => Statement::GlobalCoverage,
-            Category::Integrity => Statement::Integrity,
+        match category {
+            c if c == Category::Global.as_str() => Statement::GlobalCoverage,
+            c if c == Category::Integrity.as_str() => Statement::Integrity,
+            _ => Statement::RegionalCoverage,
         }
+    }
+
+    /// The statement's controls as the report lists them beside a finding: every framework's,
+    /// and of NIST rev 5 the core audit controls (the full list is in the mapping section).
+    pub fn core_references(self) -> String {
+        const CORE: [&str; 5] = ["AU-2", "AU-3", "AU-12", "AU-9", "AU-10"];
+        self.controls()
+            .iter()
+            .filter(|c| c.framework != R5 || CORE.contains(&c.id))
+            .map(Control::reference)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

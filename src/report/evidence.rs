@@ -390,10 +390,7 @@ pub struct GapRow {
 impl GapRow {
     /// Kinds that leave coverage unknown rather than a gap.
     pub fn is_unknown(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            "object_unreadable" | "list_failed" | "digest_unverified"
-        )
+        crate::coverage::GapKind::name_is_unknown(&self.kind)
     }
 
     /// A finding about the whole window of a region (no reads, writes or global events),
@@ -402,19 +399,9 @@ impl GapRow {
         self.kind == "no_events"
     }
 
-    /// The statement it breaks (as `controls::Statement::of_gap`).
-    pub fn statement(&self) -> &'static str {
-        if matches!(
-            self.kind.as_str(),
-            "region_mismatch" | "event_after_delivery"
-        ) {
-            return "regional_coverage";
-        }
-        match self.category.as_str() {
-            "global" => "global_coverage",
-            "integrity" => "integrity",
-            _ => "regional_coverage",
-        }
+    /// The statement it breaks.
+    pub fn statement(&self) -> super::controls::Statement {
+        super::controls::Statement::of_names(&self.category, &self.kind)
     }
 }
 

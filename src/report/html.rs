@@ -340,13 +340,7 @@ fn section_config(h: &mut String, run: &Run) {
         h.push_str("<p>No configuration finding.</p>");
     } else {
         h.push_str("<table id=\"config-findings\"><thead><tr><th>Reason</th><th>Severity</th><th>Trail</th><th>Region</th><th>Finding</th><th>Controls</th></tr></thead><tbody>");
-        let controls =
-            crate::report::controls::references(crate::report::controls::Statement::Configuration);
-        let short: Vec<&str> = controls
-            .iter()
-            .filter(|c| !c.starts_with("nist-800-53-r5:") || CORE.iter().any(|k| c.ends_with(k)))
-            .map(String::as_str)
-            .collect();
+        let short = crate::report::controls::Statement::Configuration.core_references();
         for f in &findings {
             let g = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("");
             put!(
@@ -357,7 +351,7 @@ fn section_config(h: &mut String, run: &Run) {
                 esc(g("trail_arn")),
                 esc(g("region")),
                 esc(g("message")),
-                esc(&short.join(", "))
+                esc(&short)
             );
         }
         h.push_str("</tbody></table>");
@@ -373,9 +367,6 @@ fn section_config(h: &mut String, run: &Run) {
     }
     h.push_str("</section>\n");
 }
-
-/// The NIST controls shown beside each finding (all of them are in the mapping section).
-const CORE: [&str; 5] = [":AU-2", ":AU-3", ":AU-12", ":AU-9", ":AU-10"];
 
 /// Reads `coverage.parquet` into a grid per account (at most [`MAX_HEATMAP_ACCOUNTS`]).
 /// `columns` cells of `step` hours each per (account, region).
@@ -719,19 +710,7 @@ fn section_gaps(h: &mut String, gaps: &[GapRow], total: u64, changes: &[ChangeRo
         let before = change_before(changes, &g.account_id, g.start)
             .map(change_text)
             .unwrap_or_else(|| "none in the window".into());
-        let controls = crate::report::controls::TABLE
-            .iter()
-            .find(|(s, ..)| s.as_str() == g.statement())
-            .map(|(_, _, cs)| {
-                cs.iter()
-                    .filter(|c| {
-                        c.framework != "nist-800-53-r5" || CORE.iter().any(|k| k[1..] == *c.id)
-                    })
-                    .map(|c| c.reference())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+        let controls = g.statement().core_references();
         put!(
             h,
             "<tr class=\"gap-row {}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"small\">{}</td><td class=\"small\">{}</td><td class=\"small\">{}</td></tr>\n",

@@ -22,7 +22,6 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::coverage::{Evidence, Gap, RegionResult};
 use crate::error::{Error, ErrorKind, Result};
@@ -255,12 +254,9 @@ impl AccountMismatch {
     }
 }
 
-/// Hex SHA-256 of a file.
+/// Hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let data = std::fs::read(path).map_err(|e| {
-        Error::with_source(ErrorKind::Io, format!("cannot read {}", path.display()), e)
-    })?;
-    Ok(hex::encode(Sha256::digest(&data)))
+    evidence::hash_file(path).map(|(_, sha)| sha)
 }
 
 /// Creates the evidence directory (and its parents).
