@@ -64,6 +64,23 @@ fn verify(a: &Account, out: &std::path::Path, extra: &[&str]) -> (i32, serde_jso
     (res.status.code().unwrap(), summary, stderr)
 }
 
+/// A compliant trail whose bucket holds generated logs with `fault` and signed digests; the
+/// digests' key is written to `dir/keys.json`. Returns the ground truth and the keys file.
+async fn with_digests(
+    a: &Account,
+    dir: &std::path::Path,
+    fault: &str,
+) -> (serde_json::Value, String) {
+    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
+    let keys = dir.join("keys.json").to_str().unwrap().to_owned();
+    let truth = generate(
+        a,
+        &format!("s3://tp-{}-main-trail", a.id),
+        &["--fault", fault, "--public-keys-out", &keys],
+    );
+    (truth, keys)
+}
+
 #[tokio::test]
 async fn verify_proves_a_clean_bucket() {
     let a = Account::new().await;
@@ -263,35 +280,16 @@ fn digest_statuses(out: &std::path::Path) -> std::collections::BTreeMap<String, 
 #[tokio::test]
 async fn valid_empty_digests_prove_a_silent_region_was_logging() {
     let a = Account::new().await;
-    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys.json");
     // Digest windows end at HH:07:32 and a log may be delivered up to 14 minutes after its
     // events, so whether a digest beside the silence lists a late file depends on the
     // account-seeded lags. Silent from 01:00 to 05:00, the hour 03:00-04:00 is overlapped only
     // by the digests [02:07:32, 03:07:32) and [03:07:32, 04:07:32), which are empty for every
     // seed: at least one hour is `empty` whatever account the emulator hands out.
-    let truth = generate(
-        &a,
-        &format!("s3://tp-{}-main-trail", a.id),
-        &[
-            "--fault",
-            "silent:eu-west-1:1:4",
-            "--public-keys-out",
-            keys.to_str().unwrap(),
-        ],
-    );
+    let (truth, keys) = with_digests(&a, dir.path(), "silent:eu-west-1:1:4").await;
     let out = dir.path().join("out");
-    let (code, summary, stderr) = verify(
-        &a,
-        &out,
-        &[
-            "--max-silence",
-            "2h",
-            "--public-keys",
-            keys.to_str().unwrap(),
-        ],
-    );
+    let (code, summary, stderr) =
+        verify(&a, &out, &["--max-silence", "2h", "--public-keys", &keys]);
     assert_eq!(code, 0, "{stderr}\n{summary:#}");
     assert_eq!(summary["verdict"], "PROVEN");
     assert!(gaps(&out).is_empty(), "{:?}", gaps(&out));
@@ -360,21 +358,10 @@ async fn digests_required_but_absent_are_no_digest_gaps() {
 #[tokio::test]
 async fn a_tampered_log_is_a_gap_row_of_verify() {
     let a = Account::new().await;
-    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys.json");
-    let truth = generate(
-        &a,
-        &format!("s3://tp-{}-main-trail", a.id),
-        &[
-            "--fault",
-            "tamper:modify-log:ap-south-1",
-            "--public-keys-out",
-            keys.to_str().unwrap(),
-        ],
-    );
+    let (truth, keys) = with_digests(&a, dir.path(), "tamper:modify-log:ap-south-1").await;
     let out = dir.path().join("out");
-    let (code, summary, stderr) = verify(&a, &out, &["--public-keys", keys.to_str().unwrap()]);
+    let (code, summary, stderr) = verify(&a, &out, &["--public-keys", &keys]);
     assert_eq!(code, 1, "{stderr}\n{summary:#}");
     assert_eq!(summary["verdict"], "GAPS");
     let rows = gaps(&out);
@@ -394,30 +381,11 @@ async fn a_tampered_log_is_a_gap_row_of_verify() {
 #[tokio::test]
 async fn verify_over_s3_leaves_an_evidence_pack_a_browser_opens() {
     let a = Account::new().await;
-    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
     let t = tempfile::tempdir().unwrap();
-    let keys = t.path().join("keys.json");
-    generate(
-        &a,
-        &format!("s3://tp-{}-main-trail", a.id),
-        &[
-            "--fault",
-            "stop-logging:eu-west-1:2:3",
-            "--public-keys-out",
-            keys.to_str().unwrap(),
-        ],
-    );
+    let (_, keys) = with_digests(&a, t.path(), "stop-logging:eu-west-1:2:3").await;
     let out = t.path().join("ev");
-    let (code, summary, stderr) = verify(
-        &a,
-        &out,
-        &[
-            "--max-silence",
-            "2h",
-            "--public-keys",
-            keys.to_str().unwrap(),
-        ],
-    );
+    let (code, summary, stderr) =
+        verify(&a, &out, &["--max-silence", "2h", "--public-keys", &keys]);
     assert_eq!(code, 1, "{stderr}\n{summary:#}");
     assert_eq!(summary["config"]["verdict"], "PASS");
     let configuration = summary["controls"]
@@ -461,6 +429,34 @@ async fn verify_over_s3_leaves_an_evidence_pack_a_browser_opens() {
     assert!(dom.contains("Configuration verdict: <span class=\"verdict v-PASS\">PASS</span>"));
 }
 
+/// `scan s3://LOGS --digests off --out OUT` over the test window, with `TMPDIR` (where the
+/// staging area goes) set to `tmp`.
+fn scan_out(
+    a: &Account,
+    logs: &str,
+    out: &str,
+    extra: &[&str],
+    tmp: &std::path::Path,
+) -> std::process::Output {
+    let source = format!("s3://{logs}");
+    let mut args = vec![
+        "scan",
+        &source,
+        "--endpoint-url",
+        endpoint(),
+        "--since",
+        START,
+        "--until",
+        UNTIL,
+        "--digests",
+        "off",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    a.run_with(&args, &[("TMPDIR", tmp)])
+}
+
 #[tokio::test]
 async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
     let a = Account::new().await;
@@ -472,25 +468,13 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         &["--fault", "silent:eu-west-1:1:3"],
     );
     let tmp = tempfile::tempdir().unwrap();
-    let res = a.run_with(
-        &[
-            "scan",
-            &format!("s3://{logs}"),
-            "--endpoint-url",
-            endpoint(),
-            "--since",
-            START,
-            "--until",
-            UNTIL,
-            "--max-silence",
-            "2h",
-            "--digests",
-            "off",
-            "--out",
-            &format!("s3://{evidence}/daily/"),
-            "--summary-line",
-        ],
-        &[("TMPDIR", tmp.path())],
+    let out = format!("s3://{evidence}/daily/");
+    let res = scan_out(
+        &a,
+        &logs,
+        &out,
+        &["--max-silence", "2h", "--summary-line"],
+        tmp.path(),
     );
     // Published: the private staging area is gone.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
@@ -567,22 +551,7 @@ async fn out_s3_publishes_a_complete_run_folder_that_round_trips() {
         [("eu-west-1", "delivery", "no_log_files", 1, 4)]
     );
     // The same window published again: a folder of its own; the first run's is untouched.
-    let again = a.run(&[
-        "scan",
-        &format!("s3://{logs}"),
-        "--endpoint-url",
-        endpoint(),
-        "--since",
-        START,
-        "--until",
-        UNTIL,
-        "--max-silence",
-        "2h",
-        "--digests",
-        "off",
-        "--out",
-        &format!("s3://{evidence}/daily/"),
-    ]);
+    let again = scan_out(&a, &logs, &out, &["--max-silence", "2h"], tmp.path());
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(
         text.contains(&format!("Evidence in s3://{evidence}/{folder}/rerun=")),
@@ -619,23 +588,7 @@ async fn a_failed_publish_keeps_the_complete_local_copy_and_says_where() {
     generate(&a, &format!("s3://{logs}"), &[]);
     let tmp = tempfile::tempdir().unwrap();
     let missing = format!("tp-{}-no-such-bucket", a.id);
-    let res = a.run_with(
-        &[
-            "scan",
-            &format!("s3://{logs}"),
-            "--endpoint-url",
-            endpoint(),
-            "--since",
-            START,
-            "--until",
-            UNTIL,
-            "--digests",
-            "off",
-            "--out",
-            &format!("s3://{missing}/daily"),
-        ],
-        &[("TMPDIR", tmp.path())],
-    );
+    let res = scan_out(&a, &logs, &format!("s3://{missing}/daily"), &[], tmp.path());
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&missing), "{stderr}");
