@@ -120,15 +120,13 @@ pub struct LogPhase {
     pub aws: crate::aws::AwsSettings,
 }
 
-/// What a log-phase run produced, with the staging directory to write its summary into and
-/// commit.
+/// What a log-phase run produced.
 struct LogPhaseRun {
     /// `--out s3://…`: where to publish the committed directory.
     publish: Option<crate::pipeline::Publish>,
     /// `--summary-line`.
     summary_line: bool,
     aws: crate::aws::AwsSettings,
-    staging: crate::report::staging::Staging,
     integrity: Arc<Integrity>,
     outcome: crate::report::RunOutcome,
     /// The evidence directory as given (`--out`), for the report.
@@ -137,8 +135,9 @@ struct LogPhaseRun {
 }
 
 impl LogPhase {
-    /// Clients, digests and the pipeline, into a staged evidence directory.
-    async fn run(self) -> Result<LogPhaseRun> {
+    /// Clients, digests and the pipeline, into a staged evidence directory (returned beside
+    /// the run, for the command to write its document into and [`commit`]).
+    async fn run(self) -> Result<(crate::report::staging::Staging, LogPhaseRun)> {
         let LogPhase {
             source,
             format,
@@ -157,16 +156,18 @@ impl LogPhase {
             .await?;
         pipeline.integrity = Some(integrity.clone());
         let outcome = crate::pipeline::run(&source, s3, pipeline).await?;
-        Ok(LogPhaseRun {
-            publish,
-            summary_line,
-            aws,
+        Ok((
             staging,
-            integrity,
-            outcome,
-            dir,
-            format,
-        })
+            LogPhaseRun {
+                publish,
+                summary_line,
+                aws,
+                integrity,
+                outcome,
+                dir,
+                format,
+            },
+        ))
     }
 }
 
@@ -283,6 +284,39 @@ pub(crate) struct Fallback {
     /// The window asked for (a run without a log phase records none).
     window: Option<(i64, i64)>,
     published: Option<bool>,
+}
+
+/// Writes the pack into the staged directory (its run document already there), commits it and
+/// publishes it: where the evidence is, and the summary line when asked for.
+async fn commit(
+    staging: crate::report::staging::Staging,
+    run: &LogPhaseRun,
+    command: &'static str,
+) -> Result<(PathBuf, Option<String>)> {
+    crate::report::pack::write(staging.path())?;
+    staging.commit()?;
+    finish(
+        &run.dir,
+        run.publish.as_ref(),
+        &run.aws,
+        run.summary_line,
+        command,
+        (0, 0),
+    )
+    .await
+}
+
+/// Prints the result in its format, then the summary line (on stderr).
+fn print(
+    format: crate::report::Format,
+    result: &dyn crate::report::Render,
+    line: Option<String>,
+) -> Result<()> {
+    crate::report::print(format, result)?;
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 /// Publishes (when `--out s3://`) and returns where the evidence is, with the summary line to

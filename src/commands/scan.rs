@@ -15,7 +15,7 @@ pub struct Config {
 }
 
 pub async fn run(config: Config) -> Result<Outcome> {
-    let r = config.run.run().await?;
+    let (staging, r) = config.run.run().await?;
     let code = r.outcome.evidence.exit_code();
     let summary = Summary::new(
         "scan",
@@ -25,26 +25,13 @@ pub async fn run(config: Config) -> Result<Outcome> {
         config.parameters,
         None,
     );
-    summary.write(r.staging.path())?;
-    crate::report::pack::write(r.staging.path())?;
-    r.staging.commit()?;
-    let (dir, line) = super::finish(
-        &r.dir,
-        r.publish.as_ref(),
-        &r.aws,
-        r.summary_line,
-        "scan",
-        (0, 0),
-    )
-    .await?;
+    summary.write(staging.path())?;
+    let (dir, line) = super::commit(staging, &r, "scan").await?;
     let view = ScanView {
         outcome: &r.outcome,
         summary: &summary,
         dir: &dir,
     };
-    crate::report::print(r.format, &view)?;
-    if let Some(line) = line {
-        eprintln!("{line}");
-    }
+    super::print(r.format, &view, line)?;
     Ok(Outcome { exit_code: code })
 }

@@ -10,25 +10,12 @@ use super::{LogPhase, Outcome};
 pub type Config = LogPhase;
 
 pub async fn run(config: Config) -> Result<Outcome> {
-    let r = config.run().await?;
+    let (staging, r) = config.run().await?;
     let report = ValidateReport::new(&r.outcome, &r.integrity, &r.dir);
-    report.write(r.staging.path())?;
-    crate::report::pack::write(r.staging.path())?;
-    r.staging.commit()?;
-    let (dir, line) = super::finish(
-        &r.dir,
-        r.publish.as_ref(),
-        &r.aws,
-        r.summary_line,
-        "validate",
-        (0, 0),
-    )
-    .await?;
+    report.write(staging.path())?;
+    let (dir, line) = super::commit(staging, &r, "validate").await?;
     let report = report.with_dir(&dir);
-    crate::report::print(r.format, &report)?;
-    if let Some(line) = line {
-        eprintln!("{line}");
-    }
+    super::print(r.format, &report, line)?;
     Ok(Outcome {
         exit_code: report.exit_code,
     })

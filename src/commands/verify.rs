@@ -136,9 +136,6 @@ pub async fn run(config: Config) -> Result<Outcome> {
         summary: &summary,
         dir: &dir,
     };
-    crate::report::print(check.format, &result)?;
-    if let Some(line) = line {
-        eprintln!("{line}");
-    }
+    super::print(check.format, &result, line)?;
     Ok(Outcome { exit_code: code })
 }
