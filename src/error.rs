@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Output,
     /// Publishing a complete evidence directory failed (`--out s3://`); the local copy is kept.
     Publish,
+    /// The state (`--state`) could not be read, is another source's or damaged, is in use by
+    /// another run, or was advanced by another run before this one could.
+    State,
 }
 
 /// The library's error.

@@ -2,7 +2,7 @@
 //!
 //! The binary parses a [`cli::Cli`], validates it into a [`commands::Invocation`] and runs
 //! it. The layers, top to bottom (each imports only those below it; see README, "Code map"):
-//! [`cli`] → [`commands`] → [`pipeline`] → [`report`] → [`integrity`] → [`coverage`] →
+//! [`cli`] → [`commands`] → [`state`] → [`pipeline`] → [`report`] → [`integrity`] → [`coverage`] →
 //! [`decode`] → [`source`] → [`check`], [`regions`], [`aws`], [`time`], [`error`];
 //! [`generate`] is the development tool beside them.
 
@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod regions;
 pub mod report;
 pub mod source;
+pub mod state;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

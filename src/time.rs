@@ -72,24 +72,12 @@ impl Window {
                 None => Ok(Window::unbounded(delivery_grace_s)),
             };
         };
-        let explicit = until.is_some_and(|u| u.trim() != "now");
-        let until = until_t.unwrap_or(now);
-        let until = if explicit {
-            until + (HOUR - until.rem_euclid(HOUR)) % HOUR
-        } else {
-            until - until.rem_euclid(HOUR)
-        };
+        let until = Self::end(until, now)?;
         let since = since - since.rem_euclid(HOUR);
         if since < CLOUDTRAIL_EPOCH {
             return Err(Error::usage(format!(
                 "--since {} is before CloudTrail existed (it began recording in November 2013)",
                 rfc3339(since)
-            )));
-        }
-        if until > now + DAY {
-            return Err(Error::usage(format!(
-                "--until {} is in the future: only delivered hours can be judged",
-                rfc3339(until)
             )));
         }
         if until <= since {
@@ -98,6 +86,28 @@ impl Window {
             ));
         }
         Ok(Window::new(since, until, delivery_grace_s))
+    }
+
+    /// Resolves `--until` (default `now`) at `now` into a whole hour: an explicit time is
+    /// rounded up, `now` down, so only complete hours are judged.
+    pub fn end(until: Option<&str>, now: i64) -> Result<i64> {
+        let t = until
+            .map(|u| parse_time(u, now))
+            .transpose()?
+            .unwrap_or(now);
+        let explicit = until.is_some_and(|u| u.trim() != "now");
+        let end = if explicit {
+            t + (HOUR - t.rem_euclid(HOUR)) % HOUR
+        } else {
+            t - t.rem_euclid(HOUR)
+        };
+        if end > now + DAY {
+            return Err(Error::usage(format!(
+                "--until {} is in the future: only delivered hours can be judged",
+                rfc3339(end)
+            )));
+        }
+        Ok(end)
     }
 
     /// `[since, until)`, or `None` when unbounded.

@@ -208,6 +208,40 @@ impl PipelineArgs {
     }
 }
 
+impl StateArgs {
+    /// `--state` with the window flags: the settings, and the window the pipeline starts
+    /// with (the state plans the real one when the run starts).
+    fn settings(
+        &self,
+        window: &WindowArgs,
+        default_since: Option<&str>,
+    ) -> Result<(Option<crate::state::Settings>, Window)> {
+        let Some(at) = &self.state else {
+            return Ok((None, window.window(default_since)?));
+        };
+        let max_catch_up_s = self.max_catch_up.as_secs() as i64;
+        if max_catch_up_s < crate::time::HOUR {
+            return Err(Error::usage("--max-catch-up must be at least 1h"));
+        }
+        let delivery_grace_s = window.delivery_grace.as_secs() as i64;
+        // A first run without --since judges the default span.
+        let first = window
+            .window(Some(defaults::SINCE))
+            .map_err(|e| e.to_string());
+        let settings = crate::state::Settings {
+            location: crate::state::Location::parse(at)?,
+            max_catch_up_s,
+            first: first.clone(),
+            until: Window::end(window.until.as_deref(), now_secs())?,
+            delivery_grace_s,
+        };
+        Ok((
+            Some(settings),
+            first.unwrap_or(Window::unbounded(delivery_grace_s)),
+        ))
+    }
+}
+
 fn source(s: &str) -> Result<Source> {
     s.parse().map_err(Error::usage)
 }
@@ -218,7 +252,8 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
     fn try_from(args: ScanArgs) -> Result<Self> {
         let source = source(&args.source)?;
         let parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
-        let mut pipeline = args.pipeline.options(args.window.window(None)?)?;
+        let (state, window) = args.state.settings(&args.window, None)?;
+        let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope = args.scope.try_into()?;
         pipeline.global_region = match (&args.pipeline.global_region, &pipeline.scope.regions) {
             (Some(g), _) => g.clone(),
@@ -236,6 +271,7 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
                 aws: args.aws.try_into()?,
             },
             parameters,
+            state,
         })
     }
 }
@@ -245,9 +281,8 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
 
     fn try_from(args: VerifyArgs) -> Result<Self> {
         let parameters = serde_json::json!({"since": args.window.since.clone().unwrap_or_else(|| defaults::SINCE.into()), "until": args.window.until, "bucket": args.bucket, "prefix": args.prefix, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
-        let pipeline = args
-            .pipeline
-            .options(args.window.window(Some(defaults::SINCE))?)?;
+        let (state, window) = args.state.settings(&args.window, Some(defaults::SINCE))?;
+        let pipeline = args.pipeline.options(window)?;
         Ok(commands::verify::Config {
             check: args.check.try_into()?,
             pipeline,
@@ -258,6 +293,7 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
             org_id: args.org_id,
             accounts: args.accounts,
             parameters,
+            state,
         })
     }
 }

@@ -133,6 +133,22 @@ pub struct OutArgs {
     pub summary_line: bool,
 }
 
+/// Incremental runs (`verify`, `scan`).
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Run incrementally: a state file or `s3://bucket/key` recording where the last run
+    /// ended. The run judges from there (minus the delivery grace, so late files are counted)
+    /// to `--until`, continues silences and digest chains, and advances the state only after
+    /// its evidence is complete. `--since` applies only while there is no state yet.
+    #[arg(long, value_name = "LOCATION", help_heading = "Incremental")]
+    pub state: Option<String>,
+
+    /// With `--state`: judge at most this far past where the state ended; a run further
+    /// behind judges that much, says so and exits 1 (the next run continues).
+    #[arg(long, value_name = "DURATION", default_value = crate::state::DEFAULT_MAX_CATCH_UP, value_parser = parse_duration, help_heading = "Incremental")]
+    pub max_catch_up: Duration,
+}
+
 /// Decode threads.
 #[derive(Debug, Clone, Args)]
 pub struct WorkersArgs {
@@ -323,6 +339,9 @@ pub struct ScanArgs {
     pub scope: ScopeArgs,
 
     #[command(flatten)]
+    pub state: StateArgs,
+
+    #[command(flatten)]
     pub aws: AwsArgs,
 }
 
@@ -333,6 +352,9 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 
     #[command(flatten)]
     pub pipeline: PipelineArgs,

@@ -8,6 +8,8 @@ pub mod scan;
 pub mod validate;
 pub mod verify;
 
+mod incremental;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -217,6 +219,11 @@ impl Digests {
             max_decompressed: opts
                 .max_decompressed
                 .min(crate::integrity::MAX_DIGEST_DECOMPRESSED),
+            tips: opts
+                .carried
+                .as_ref()
+                .map(|c| c.tips.clone())
+                .unwrap_or_default(),
         };
         let found = crate::integrity::collect(source, s3, clients, &iopts).await?;
         for note in &found.notes {
@@ -232,7 +239,7 @@ fn summary_line(
     dir: Option<&std::path::Path>,
     shown_at: Option<&str>,
     fallback: Fallback,
-) -> String {
+) -> serde_json::Value {
     let run = dir.and_then(|d| crate::report::evidence::Run::read(d).ok());
     let mut counts = None;
     if let Some(d) = dir {
@@ -271,8 +278,8 @@ fn summary_line(
         "evidence": shown_at,
         "published": fallback.published,
         "manifest_sha256": manifest,
+        "state": null,
     })
-    .to_string()
 }
 
 /// What the summary line says when the directory cannot tell.
@@ -292,7 +299,7 @@ async fn commit(
     staging: crate::report::staging::Staging,
     run: &LogPhaseRun,
     command: &'static str,
-) -> Result<(PathBuf, Option<String>)> {
+) -> Result<(PathBuf, Option<serde_json::Value>)> {
     crate::report::pack::write(staging.path())?;
     staging.commit()?;
     finish(
@@ -310,7 +317,7 @@ async fn commit(
 fn print(
     format: crate::report::Format,
     result: &dyn crate::report::Render,
-    line: Option<String>,
+    line: Option<serde_json::Value>,
 ) -> Result<()> {
     crate::report::print(format, result)?;
     if let Some(line) = line {
@@ -329,7 +336,7 @@ async fn finish(
     line: bool,
     command: &'static str,
     window: (i64, i64),
-) -> Result<(PathBuf, Option<String>)> {
+) -> Result<(PathBuf, Option<serde_json::Value>)> {
     let fallback = |published| Fallback {
         command,
         window: (window != (0, 0)).then_some(window),
@@ -368,7 +375,7 @@ pub(crate) fn summary_line_without_evidence(
     verdict: String,
     exit_code: u8,
     window: (i64, i64),
-) -> String {
+) -> serde_json::Value {
     summary_line(
         None,
         None,

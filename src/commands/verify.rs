@@ -26,6 +26,8 @@ pub struct Config {
     pub accounts: Option<Vec<String>>,
     /// What was asked, as recorded in `summary.json`.
     pub parameters: serde_json::Value,
+    /// `--state`: run incrementally.
+    pub state: Option<crate::state::Settings>,
 }
 
 pub async fn run(config: Config) -> Result<Outcome> {
@@ -38,8 +40,11 @@ pub async fn run(config: Config) -> Result<Outcome> {
         prefix,
         org_id,
         accounts,
-        parameters,
+        mut parameters,
+        state,
     } = config;
+    // Before anything is judged: a state in use by another run stops this one here.
+    let mut incremental = super::incremental::Incremental::open(state, &check.aws).await?;
     let dir = pipeline.out_dir.clone();
     let publish = pipeline.publish.clone();
     let summary_line = pipeline.summary_line;
@@ -59,6 +64,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode the check report", e))?;
     let source = eval.log_sources.first();
     let bucket = bucket.or_else(|| source.and_then(|s| s.bucket.clone()));
+    let mut integrity = None;
     let outcome = match bucket.filter(|_| eval.verdict != Verdict::Error) {
         // No log phase: the configuration alone decides (FAIL/INCONCLUSIVE 1, ERROR 2).
         None => None,
@@ -81,11 +87,14 @@ pub async fn run(config: Config) -> Result<Outcome> {
             let prefix = prefix.or_else(|| source.and_then(|s| s.key_prefix.clone()));
             let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
             let src = Source::S3 { bucket, prefix };
-            pipeline.integrity = Some(
-                digests
-                    .collect(&src, Some(&s3), Some(&clients), &pipeline)
-                    .await?,
-            );
+            if let Some(inc) = &mut incremental {
+                inc.plan(&mut pipeline, &src, &mut parameters)?;
+            }
+            let found = digests
+                .collect(&src, Some(&s3), Some(&clients), &pipeline)
+                .await?;
+            integrity = Some(found.clone());
+            pipeline.integrity = Some(found);
             Some(crate::pipeline::run(&src, Some(s3), pipeline).await?)
         }
     };
@@ -97,6 +106,11 @@ pub async fn run(config: Config) -> Result<Outcome> {
         ),
         Some(o) => (o.evidence.as_str().to_owned(), o.evidence.exit_code()),
     };
+    let code = match &incremental {
+        Some(inc) => inc.exit_code(code),
+        None => code,
+    };
+    let summary_verdict = verdict.clone();
     let summary = Summary::new(
         "verify",
         outcome.as_ref(),
@@ -114,7 +128,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
     } else {
         staging.commit()?;
     }
-    let (dir, line) = if outcome.is_none() && eval.verdict == Verdict::Error {
+    let (dir, mut line) = if outcome.is_none() && eval.verdict == Verdict::Error {
         // Nothing committed: the line still says what happened.
         let line = summary_line
             .then(|| super::summary_line_without_evidence(eval.verdict.to_string(), code, asked));
@@ -130,6 +144,22 @@ pub async fn run(config: Config) -> Result<Outcome> {
         )
         .await?
     };
+    // The state advances only past a run whose log phase ran and whose evidence is complete.
+    let advanced = match (incremental, &outcome) {
+        (Some(inc), Some(o)) => {
+            let ran = super::incremental::Ran {
+                command: "verify",
+                outcome: o,
+                integrity: integrity.as_deref(),
+                verdict: &summary_verdict,
+                exit_code: code,
+                shown: &dir,
+            };
+            inc.advance(ran, &mut line).await
+        }
+        (Some(inc), None) => inc.advance_nothing(&mut line),
+        (None, _) => Ok(()),
+    };
     let result = VerifyView {
         check: view,
         outcome: outcome.as_ref(),
@@ -137,5 +167,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         dir: &dir,
     };
     super::print(check.format, &result, line)?;
-    Ok(Outcome { exit_code: code })
+    Ok(Outcome {
+        exit_code: super::incremental::exit_code(code, advanced),
+    })
 }

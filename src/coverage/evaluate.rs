@@ -82,6 +82,10 @@ pub struct Expectation {
     /// Hours valid digests vouch for, per (account, region): silent but logging, so never a
     /// `no_log_files` gap.
     pub attested: BTreeMap<(String, String), BTreeSet<i64>>,
+    /// Carried from the previous run (`--state`): per (account, region), the start of the
+    /// silence that ran to that run's end. A stretch of this window that starts at the
+    /// window's start continues it, so a silence across the runs' boundary is one silence.
+    pub silent_since: BTreeMap<(String, String), i64>,
 }
 
 /// Per-(account, region) result.
@@ -92,6 +96,10 @@ pub struct RegionResult {
     pub status: RegionStatus,
     pub totals: Counters,
     pub gaps: usize,
+    /// The start of the silence that runs to the window's end (carried over from the previous
+    /// run when it spans the whole window), for the next run (`--state`).
+    #[serde(skip)]
+    pub silent_since: Option<i64>,
 }
 
 /// One expected (account, region) as the rules see it.
@@ -176,42 +184,56 @@ fn no_global_events(c: &Cell<'_>) -> Vec<Gap> {
         .collect()
 }
 
-/// With `--max-silence`: runs of hours in which no log file holds an event of the region and
-/// no valid digest vouches for logging. Walks the non-silent hours only, so its cost grows
-/// with what was observed, not with the length of the window.
+/// With `--max-silence`: the silent stretches at least that long.
 fn silences(c: &Cell<'_>) -> Vec<Gap> {
     let Some(max) = c.exp.max_silence_hours else {
         return Vec::new();
     };
-    let attested = c
-        .exp
-        .attested
-        .get(&(c.account.to_owned(), c.region.to_owned()));
-    let observed = c
-        .hours
-        .iter()
-        .filter(|(_, c)| c.events() > 0 || c.unreadable_files > 0)
-        .map(|(h, _)| *h);
-    // Hours of unknown evidence are not silent: what they hold is not known.
-    let unknown = c
-        .unknown
-        .iter()
-        .flat_map(|(s, e)| (s - s.rem_euclid(HOUR)..*e).step_by(HOUR as usize));
-    silent_stretches(
-        c.exp.window,
-        observed.chain(unknown),
-        attested.into_iter().flatten().copied(),
-    )
-    .filter(|(s, e)| (e - s) / HOUR >= max)
-    .map(|(s, e)| {
-        let len = (e - s) / HOUR;
-        c.gap(
-            GapKind::NoLogFiles,
-            (s, e),
-            format!("no log file holds an event from these {len} hours"),
+    c.silent_stretches()
+        .into_iter()
+        .filter(|(s, e)| (e - s) / HOUR >= max)
+        .map(|(s, e)| {
+            let len = (e - s) / HOUR;
+            c.gap(
+                GapKind::NoLogFiles,
+                (s, e),
+                format!("no log file holds an event from these {len} hours"),
+            )
+        })
+        .collect()
+}
+
+impl Cell<'_> {
+    /// Runs of hours in which no log file holds an event of the region, nothing unknown was
+    /// delivered and no valid digest vouches for logging; the first starts at the carried
+    /// `silent_since` when it starts at the window's start. Walks the non-silent hours only,
+    /// so its cost grows with what was observed, not with the length of the window.
+    fn silent_stretches(&self) -> Vec<(i64, i64)> {
+        let key = (self.account.to_owned(), self.region.to_owned());
+        let attested = self.exp.attested.get(&key);
+        let observed = self
+            .hours
+            .iter()
+            .filter(|(_, c)| c.events() > 0 || c.unreadable_files > 0)
+            .map(|(h, _)| *h);
+        // Hours of unknown evidence are not silent: what they hold is not known.
+        let unknown = self
+            .unknown
+            .iter()
+            .flat_map(|(s, e)| (s - s.rem_euclid(HOUR)..*e).step_by(HOUR as usize));
+        let mut stretches: Vec<(i64, i64)> = silent_stretches(
+            self.exp.window,
+            observed.chain(unknown),
+            attested.into_iter().flatten().copied(),
         )
-    })
-    .collect()
+        .collect();
+        if let (Some(first), Some(since)) = (stretches.first_mut(), self.exp.silent_since.get(&key))
+            && first.0 == self.exp.window.0
+        {
+            first.0 = first.0.min(*since);
+        }
+        stretches
+    }
 }
 
 /// The maximal runs `[start, end)` of whole hours in `window` that are in neither of the
@@ -360,6 +382,11 @@ pub fn evaluate(
                 unknown: unknown_spans,
             };
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
+            let silent_since = cell
+                .silent_stretches()
+                .last()
+                .filter(|(_, e)| *e == exp.window.1)
+                .map(|(s, _)| *s);
             let unknown = cell.any_unknown();
             let count = mine.len() + earlier;
             // A definite gap stays a gap beside something unknown; unknown alone is unknown.
@@ -378,6 +405,7 @@ pub fn evaluate(
                 status,
                 totals,
                 gaps: count,
+                silent_since,
             });
         }
     }

@@ -45,6 +45,7 @@ mod tests {
             max_silence_hours: Some(2),
             late_threshold_s: 3_600,
             attested: Default::default(),
+            silent_since: Default::default(),
         }
     }
 
@@ -309,5 +310,46 @@ mod tests {
         agg.unreadable("111122223333", "us-east-1", H0 + 1_200, e.window);
         let (_, results) = evaluate(&agg, &e, Vec::new());
         assert_eq!(results[0].status, RegionStatus::Unknown);
+    }
+
+    #[test]
+    fn a_silence_carried_from_the_previous_run_continues_across_the_boundary() {
+        // The previous run ended with us-east-1 silent for 1 hour (since H0 - 1h); this run's
+        // first hour is silent too, then events: 2 silent hours with --max-silence 2.
+        let mut agg = Aggregate::default();
+        let t = crate::time::rfc3339(H0 + 3_600 + 60);
+        count(
+            &mut agg,
+            "us-east-1",
+            H0 + 3_600 + 600,
+            &[
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(true)),
+                rec(&t, "us-east-1", "iam.amazonaws.com", Some(false)),
+            ],
+        );
+        let alone = exp(&["us-east-1"], 3);
+        let (gaps, results) = evaluate(&agg, &alone, Vec::new());
+        assert!(
+            !gaps.iter().any(|g| g.kind == GapKind::NoLogFiles),
+            "{gaps:#?}"
+        );
+        assert_eq!(results[0].silent_since, Some(H0 + 2 * 3_600));
+        let mut carried = alone.clone();
+        carried
+            .silent_since
+            .insert(("111122223333".into(), "us-east-1".into()), H0 - 3_600);
+        let (gaps, _) = evaluate(&agg, &carried, Vec::new());
+        let silence: Vec<(i64, i64)> = gaps
+            .iter()
+            .filter(|g| g.kind == GapKind::NoLogFiles)
+            .map(|g| (g.start, g.end))
+            .collect();
+        assert_eq!(silence, [(H0 - 3_600, H0 + 3_600)]);
+        // A window silent throughout carries the earlier start on.
+        let quiet = Aggregate::default();
+        let (_, results) = evaluate(&quiet, &carried, Vec::new());
+        assert_eq!(results[0].silent_since, Some(H0 - 3_600));
+        let (_, results) = evaluate(&quiet, &alone, Vec::new());
+        assert_eq!(results[0].silent_since, Some(H0));
     }
 }

@@ -571,6 +571,95 @@ pub fn check_chain(ctx: &ChainContext<'_>, mut read: Vec<ReadDigest>) -> Chain {
     }
 }
 
+/// The last valid digest of a chain as a run left it (`--state`): the next run's chain must
+/// continue from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTip {
+    pub key: String,
+    /// The end of the hour it covers (its stamp), epoch seconds.
+    pub end: i64,
+    /// Its signature (hex), as the run verified it.
+    pub signature: String,
+}
+
+impl Chain {
+    /// The last valid standard digest, with its verified signature.
+    pub fn tip(&self) -> Option<ChainTip> {
+        self.digests
+            .iter()
+            .filter(|d| !d.backfill && d.status == Status::Valid)
+            .max_by_key(|d| (d.end, &d.key))
+            .and_then(|d| {
+                Some(ChainTip {
+                    key: d.key.clone(),
+                    end: d.end,
+                    signature: d.signature.clone()?,
+                })
+            })
+    }
+
+    /// Checks the link between a previous run's chain tip and this run's digests: the tip is
+    /// still there with the signature that run verified, and every digest naming it as its
+    /// predecessor records that signature. `listed`: the stamps this run listed (a tip outside
+    /// them was not looked for). A tip that is gone is a hole over its hour, kept inside
+    /// `window` (at its start when the hour is before it): the chains of the two runs no
+    /// longer join.
+    pub fn link_to_tip(&mut self, tip: &ChainTip, listed: (i64, i64), window: (i64, i64)) {
+        let since = rfc3339(tip.end);
+        let mut found = false;
+        for d in self.digests.iter_mut() {
+            if d.key == tip.key {
+                found = true;
+                if d.signature
+                    .as_deref()
+                    .is_some_and(|s| !s.eq_ignore_ascii_case(&tip.signature))
+                {
+                    invalidate(
+                        d,
+                        vec![format!(
+                            "its signature differs from the one the previous run verified (the chain's tip at {since}): replaced since"
+                        )],
+                    );
+                }
+            }
+            let names_tip = d
+                .doc
+                .as_ref()
+                .is_some_and(|doc| doc.previous_digest_s3_object.as_deref() == Some(&tip.key));
+            if names_tip
+                && let Some(want) = d
+                    .doc
+                    .as_ref()
+                    .and_then(|doc| doc.previous_digest_signature.clone())
+                && !want.eq_ignore_ascii_case(&tip.signature)
+            {
+                invalidate(
+                    d,
+                    vec![format!(
+                        "its previousDigestSignature differs from the signature the previous run verified for {}",
+                        tip.key
+                    )],
+                );
+            }
+        }
+        if !found && tip.end >= listed.0 && tip.end <= listed.1 {
+            let (mut start, mut end) = (tip.end - 3_600, tip.end);
+            if end <= window.0 {
+                (start, end) = (window.0, window.0 + 3_600);
+            }
+            self.holes.push(Hole {
+                start: start.max(window.0),
+                end: end.min(window.1),
+                status: Status::Missing,
+                detail: format!(
+                    "digest {}, the chain's tip the previous run verified (ending {since}), is gone",
+                    tip.key
+                ),
+            });
+        }
+    }
+}
+
 fn invalidate(d: &mut CheckedDigest, problems: Vec<String>) {
     d.status = Status::Invalid;
     for p in problems {
@@ -1376,5 +1465,89 @@ mod tests {
         );
         let kinds: Vec<Status> = c.holes.iter().map(|h| h.status).collect();
         assert_eq!(kinds, [Status::Missing, Status::Pending]);
+    }
+
+    fn checked(
+        key: &str,
+        end: i64,
+        signature: &str,
+        previous: Option<(&str, &str)>,
+    ) -> CheckedDigest {
+        CheckedDigest {
+            key: key.into(),
+            backfill: false,
+            start: end - 3_600,
+            end,
+            status: Status::Valid,
+            problems: Vec::new(),
+            doc: Some(DigestFile {
+                aws_account_id: "111122223333".into(),
+                digest_start_time: rfc3339(end - 3_600),
+                digest_end_time: rfc3339(end),
+                digest_s3_bucket: "b".into(),
+                digest_s3_object: key.into(),
+                digest_public_key_fingerprint: "f".into(),
+                digest_signature_algorithm: None,
+                newest_event_time: None,
+                oldest_event_time: None,
+                previous_digest_s3_bucket: None,
+                previous_digest_s3_object: previous.map(|p| p.0.to_owned()),
+                previous_digest_hash_value: None,
+                previous_digest_hash_algorithm: None,
+                previous_digest_signature: previous.map(|p| p.1.to_owned()),
+                log_files: Vec::new(),
+            }),
+            signature: Some(signature.into()),
+            signature_source: None,
+            inflated_sha256: None,
+        }
+    }
+
+    #[test]
+    fn the_link_to_the_previous_runs_tip_is_checked() {
+        const T: i64 = 1_767_225_600;
+        let chain = || Chain {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            digests: vec![
+                checked("d1", T, "aa", None),
+                checked("d2", T + 3_600, "bb", Some(("d1", "aa"))),
+            ],
+            holes: Vec::new(),
+        };
+        let window = (T - 3_600, T + 3_600);
+        let listed = (T - 7_200, T + 7_200);
+        let tip = ChainTip {
+            key: "d1".into(),
+            end: T,
+            signature: "AA".into(),
+        };
+        // Continued: nothing to say.
+        let mut c = chain();
+        c.link_to_tip(&tip, listed, window);
+        assert!(c.digests.iter().all(|d| d.status == Status::Valid));
+        assert!(c.holes.is_empty());
+        assert_eq!(c.tip().unwrap().key, "d2");
+        // The tip replaced since (another signature): it and its successor are invalid.
+        let replaced = ChainTip {
+            signature: "cc".into(),
+            ..tip.clone()
+        };
+        let mut c = chain();
+        c.link_to_tip(&replaced, listed, window);
+        assert_eq!(c.digests[0].status, Status::Invalid);
+        assert_eq!(c.digests[1].status, Status::Invalid);
+        // The tip gone: a hole over its hour, saying so.
+        let mut c = chain();
+        c.digests.remove(0);
+        c.link_to_tip(&tip, listed, window);
+        assert_eq!(c.holes.len(), 1);
+        assert_eq!((c.holes[0].start, c.holes[0].end), (T - 3_600, T));
+        assert!(c.holes[0].detail.contains("is gone"), "{:?}", c.holes);
+        // A tip outside what was listed was not looked for.
+        let mut c = chain();
+        c.digests.remove(0);
+        c.link_to_tip(&tip, (T + 1, T + 7_200), window);
+        assert!(c.holes.is_empty());
     }
 }

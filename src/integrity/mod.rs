@@ -23,8 +23,8 @@ use crate::source::layout::{ObjectKind, parse_key};
 use crate::source::{Layout, Planned, Scope, Source, Store};
 use crate::time::{Window, rfc3339};
 use digest::{
-    Chain, ChainContext, DigestContent, DigestIndex, KeyRing, PublicKey, ReadDigest, ReadFailure,
-    Status, check_chain, hour_statuses,
+    Chain, ChainContext, ChainTip, DigestContent, DigestIndex, KeyRing, PublicKey, ReadDigest,
+    ReadFailure, Status, check_chain, hour_statuses,
 };
 
 /// How `scan` and `verify` use digests.
@@ -58,6 +58,9 @@ pub struct IntegrityOptions {
     pub max_object_bytes: u64,
     /// Cap on a digest's decompressed size.
     pub max_decompressed: usize,
+    /// Per (account, region), the chain's tip as the previous run left it (`--state`): this
+    /// run's chain must continue from it.
+    pub tips: Arc<BTreeMap<(String, String), ChainTip>>,
 }
 
 impl Default for IntegrityOptions {
@@ -75,6 +78,7 @@ impl Default for IntegrityOptions {
             now: crate::time::now_secs(),
             max_object_bytes: crate::source::DEFAULT_MAX_OBJECT_MIB << 20,
             max_decompressed: MAX_DIGEST_DECOMPRESSED,
+            tips: Arc::default(),
         }
     }
 }
@@ -111,6 +115,9 @@ pub const MAX_DIGEST_DECOMPRESSED: usize = 64 << 20;
 /// A stored digest is at most this large (an hour of one region's log files, gzipped, is a
 /// few megabytes); a larger object under a digest key is `too_large`, never downloaded.
 pub const MAX_DIGEST_OBJECT: u64 = 16 << 20;
+
+/// How far before a run's range the previous run's chain tip is still listed and read.
+const TIP_LOOKBACK_S: i64 = 2 * crate::time::DAY;
 
 /// Digests read at once per chain.
 const DIGEST_READS: usize = 4;
@@ -322,6 +329,15 @@ pub async fn collect(
     for (account, region) in pairs {
         let (store, budget) = (store.clone(), budget.clone());
         let ring = rings.get(&region).cloned().unwrap_or(Err("no keys".into()));
+        // The previous run's tip is read again (listing back to it when it lies shortly
+        // before this run's range) so the link between the runs is checked.
+        let tip = opts.tips.get(&(account.clone(), region.clone())).cloned();
+        let range = match (range, &tip) {
+            (Some((from, to)), Some(t)) if t.end < from && t.end >= from - TIP_LOOKBACK_S => {
+                Some((t.end, to))
+            }
+            _ => range,
+        };
         let plan: Vec<Planned> = layout
             .plan(
                 std::slice::from_ref(&(account.clone(), region.clone())),
@@ -350,7 +366,10 @@ pub async fn collect(
                 due_until: opts.now - DUE_AFTER_S,
             };
             // A few RSA verifications per hour of digests: cheap enough to run inline.
-            let chain = check_chain(&ctx, read);
+            let mut chain = check_chain(&ctx, read);
+            if let Some(t) = &tip {
+                chain.link_to_tip(t, range.unwrap_or((i64::MIN, i64::MAX)), window);
+            }
             Ok::<_, Error>((chain, window))
         });
     }

@@ -73,6 +73,15 @@ pub struct Publish {
     pub area: PathBuf,
 }
 
+/// What a run carries over from the previous one (`--state`).
+#[derive(Debug, Clone, Default)]
+pub struct Carried {
+    /// Per (account, region), the start of a silence that ran to the previous run's end.
+    pub silent_since: std::collections::BTreeMap<(String, String), i64>,
+    /// Per (account, region), the previous run's digest chain tip.
+    pub tips: Arc<std::collections::BTreeMap<(String, String), crate::integrity::digest::ChainTip>>,
+}
+
 /// Settings of one run of the pipeline.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -108,6 +117,8 @@ pub struct Options {
     pub file_hashes: bool,
     /// Digest evidence to check each log file against and to merge into the verdict.
     pub integrity: Option<Arc<Integrity>>,
+    /// What the previous run left (`--state`).
+    pub carried: Option<Arc<Carried>>,
 }
 
 impl Default for Options {
@@ -132,6 +143,7 @@ impl Default for Options {
             parse: true,
             file_hashes: true,
             integrity: None,
+            carried: None,
         }
     }
 }
@@ -280,6 +292,11 @@ pub async fn run(
         max_silence_hours: opts.max_silence_hours,
         late_threshold_s: opts.late_threshold_s,
         attested: integrity.map(|i| i.attested()).unwrap_or_default(),
+        silent_since: opts
+            .carried
+            .as_ref()
+            .map(|c| c.silent_since.clone())
+            .unwrap_or_default(),
     };
     // Without parsing (`validate`) there are no counts to judge: the findings are the result.
     let (gaps, results) = if opts.parse {

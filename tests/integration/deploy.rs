@@ -46,6 +46,14 @@ fn every_deployment_file_is_valid_and_runs_a_command_trailproof_accepts() {
             "{args:?}: evidence not published to S3"
         );
         assert!(v.pipeline.summary_line);
+        let state = v
+            .state
+            .as_ref()
+            .unwrap_or_else(|| panic!("{args:?}: no --state"));
+        assert!(
+            matches!(state.location, trailproof::state::Location::S3 { .. }),
+            "{args:?}: the state is not on S3"
+        );
         assert_eq!(v.pipeline.max_silence_hours, Some(6));
     }
 }

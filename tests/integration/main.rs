@@ -10,6 +10,7 @@ mod digests_mocked;
 mod evidence_pack;
 mod fault_proxy;
 mod hostile;
+mod incremental;
 mod real_corpus;
 mod scan_local;
 mod util;

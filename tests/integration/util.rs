@@ -273,6 +273,11 @@ impl Account {
 
     /// [`Account::run`] with extra environment variables.
     pub fn run_with(&self, args: &[&str], env: &[(&str, &std::path::Path)]) -> Output {
+        self.command(args, env).output().expect("run trailproof")
+    }
+
+    /// The command [`Account::run_with`] runs, to spawn.
+    pub fn command(&self, args: &[&str], env: &[(&str, &std::path::Path)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailproof"));
         for (k, v) in env {
             cmd.env(k, v);
@@ -296,7 +301,7 @@ impl Account {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .args(args);
-        cmd.output().expect("run trailproof")
+        cmd
     }
 
     /// `trailproof check --format json` against the emulator; returns (exit code, report).
