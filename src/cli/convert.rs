@@ -119,10 +119,16 @@ impl TryFrom<ScopeArgs> for Scope {
 
     fn try_from(a: ScopeArgs) -> Result<Self> {
         crate::regions::validate_all(a.regions.as_deref())?;
+        let shard = match (&a.shard, a.shards) {
+            (Some(s), _) => Some(crate::shard::Shard::parse(s)?),
+            (None, Some(n)) => Some(crate::shard::Shard::from_env(n, |v| std::env::var(v).ok())?),
+            (None, None) => None,
+        };
         Ok(Scope {
             accounts: a.accounts,
             regions: a.regions,
             org_id: a.org_id,
+            shard,
         })
     }
 }
@@ -251,10 +257,11 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
 
     fn try_from(args: ScanArgs) -> Result<Self> {
         let source = source(&args.source)?;
-        let parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
+        let mut parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
         let (state, window) = args.state.settings(&args.window, None)?;
         let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope = args.scope.try_into()?;
+        parameters["shard"] = pipeline.scope.shard.map(|s| s.to_string()).into();
         pipeline.global_region = match (&args.pipeline.global_region, &pipeline.scope.regions) {
             (Some(g), _) => g.clone(),
             (None, Some(r)) if !r.is_empty() => {

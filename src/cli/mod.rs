@@ -96,6 +96,21 @@ pub struct ScopeArgs {
     /// Organization id in the key layout (`AWSLogs/o-…/`); default: read from the layout.
     #[arg(long, value_name = "ORG_ID", help_heading = "Scope")]
     pub org_id: Option<String>,
+
+    /// Read and judge only shard K of N (0-based): a stable split of the (account, region)
+    /// cells by rendezvous hashing, so N processes together cover every cell once.
+    #[arg(
+        long,
+        value_name = "K/N",
+        conflicts_with = "shards",
+        help_heading = "Scope"
+    )]
+    pub shard: Option<String>,
+
+    /// Like `--shard K/N`, with K from the array-job engine: `AWS_BATCH_JOB_ARRAY_INDEX` (AWS
+    /// Batch) or `JOB_COMPLETION_INDEX` (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", help_heading = "Scope")]
+    pub shards: Option<u32>,
 }
 
 /// The result on stdout.

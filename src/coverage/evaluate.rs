@@ -86,6 +86,15 @@ pub struct Expectation {
     /// silence that ran to that run's end. A stretch of this window that starts at the
     /// window's start continues it, so a silence across the runs' boundary is one silence.
     pub silent_since: BTreeMap<(String, String), i64>,
+    /// `--shard K/N`: only the cells this shard owns are expected.
+    pub shard: Option<crate::shard::Shard>,
+}
+
+impl Expectation {
+    /// Whether the cell is expected of this run: in the lists, and this shard's.
+    pub fn expects(&self, account: &str, region: &str) -> bool {
+        self.shard.is_none_or(|s| s.owns(account, region))
+    }
 }
 
 /// Per-(account, region) result.
@@ -358,7 +367,7 @@ pub fn evaluate(
     let mut results = Vec::new();
     let empty = Hours::new();
     for account in &exp.accounts {
-        for region in &exp.regions {
+        for region in exp.regions.iter().filter(|r| exp.expects(account, r)) {
             let hours = agg
                 .cells
                 .get(account)
@@ -440,6 +449,7 @@ pub fn coverage_rows<'a>(
     regions: &'a [String],
     window: (i64, i64),
     dense: bool,
+    shard: Option<crate::shard::Shard>,
 ) -> impl Iterator<Item = (&'a str, &'a str, i64, &'a Counters)> + 'a {
     static ZERO: std::sync::LazyLock<Counters> = std::sync::LazyLock::new(Counters::default);
     static EMPTY: std::sync::LazyLock<Hours> = std::sync::LazyLock::new(Hours::new);
@@ -451,7 +461,9 @@ pub fn coverage_rows<'a>(
     }
     for a in accounts {
         for r in regions {
-            cells.insert((a.as_str(), r.as_str()), true);
+            if shard.is_none_or(|s| s.owns(a, r)) {
+                cells.insert((a.as_str(), r.as_str()), true);
+            }
         }
     }
     cells.into_iter().flat_map(move |((a, r), expected)| {
@@ -495,10 +507,12 @@ pub fn silent_stretches_of<'a>(
     accounts: &'a [String],
     regions: &'a [String],
     window: (i64, i64),
+    shard: Option<crate::shard::Shard>,
 ) -> impl Iterator<Item = Silence<'a>> + 'a {
     let mut cells: Vec<(&'a str, &'a str)> = accounts
         .iter()
         .flat_map(|a| regions.iter().map(move |r| (a.as_str(), r.as_str())))
+        .filter(|(a, r)| shard.is_none_or(|s| s.owns(a, r)))
         .collect();
     cells.sort_unstable();
     cells.into_iter().flat_map(move |(a, r)| {

@@ -46,6 +46,7 @@ mod tests {
             late_threshold_s: 3_600,
             attested: Default::default(),
             silent_since: Default::default(),
+            shard: None,
         }
     }
 

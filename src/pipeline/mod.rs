@@ -267,7 +267,7 @@ pub async fn run(
     // a no_digest row for the window, like a chain with holes: its logs were never verified.
     if let Some(i) = integrity {
         for a in &accounts {
-            for r in &regions {
+            for r in regions.iter().filter(|r| opts.scope.contains(a, r)) {
                 if !i
                     .chains
                     .iter()
@@ -297,6 +297,7 @@ pub async fn run(
             .as_ref()
             .map(|c| c.silent_since.clone())
             .unwrap_or_default(),
+        shard: opts.scope.shard,
     };
     // Without parsing (`validate`) there are no counts to judge: the findings are the result.
     let (gaps, results) = if opts.parse {
@@ -316,12 +317,18 @@ pub async fn run(
         .map(|((a, r), hours)| ((a.as_str(), r.as_str()), hours))
         .collect();
     let coverage_rows = if opts.parse {
-        let rows = crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense).map(
-            |(a, r, h, c)| {
-                let at = attested.get(&(a, r)).is_some_and(|s| s.contains(&h));
-                (a, r, h, c, at)
-            },
-        );
+        let rows = crate::coverage::coverage_rows(
+            &agg,
+            &accounts,
+            &regions,
+            window,
+            dense,
+            opts.scope.shard,
+        )
+        .map(|(a, r, h, c)| {
+            let at = attested.get(&(a, r)).is_some_and(|s| s.contains(&h));
+            (a, r, h, c, at)
+        });
         Some(crate::report::parquet::write_coverage(
             &out.join(Table::Coverage.file_name()),
             rows,
@@ -330,8 +337,13 @@ pub async fn run(
         None
     };
     let silence_rows = if opts.parse && !dense {
-        let rows =
-            crate::coverage::evaluate::silent_stretches_of(&agg, &accounts, &regions, window);
+        let rows = crate::coverage::evaluate::silent_stretches_of(
+            &agg,
+            &accounts,
+            &regions,
+            window,
+            opts.scope.shard,
+        );
         Some(crate::report::parquet::write_silences(
             &out.join(Table::Silences.file_name()),
             rows,

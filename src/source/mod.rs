@@ -254,14 +254,18 @@ pub struct Scope {
     pub accounts: Option<Vec<String>>,
     pub regions: Option<Vec<String>>,
     pub org_id: Option<String>,
+    /// `--shard K/N`: only the cells this shard owns.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Scope {
     /// Whether an (account, region) of a key is in scope.
     pub fn contains(&self, account: &str, region: &str) -> bool {
-        self.accounts
-            .as_ref()
-            .is_none_or(|a| a.iter().any(|x| x == account))
+        self.shard.is_none_or(|s| s.owns(account, region))
+            && self
+                .accounts
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|x| x == account))
             && self
                 .regions
                 .as_ref()
@@ -360,6 +364,9 @@ impl Layout {
                     pairs.extend(regions.into_iter().map(|r| (account.clone(), r)));
                 }
             }
+        }
+        if let Some(shard) = scope.shard {
+            pairs.retain(|(a, r)| shard.owns(a, r));
         }
         Ok(pairs)
     }

@@ -13,6 +13,7 @@ mod hostile;
 mod incremental;
 mod real_corpus;
 mod scan_local;
+mod shards;
 mod util;
 mod validate_emulator;
 mod verify_emulator;

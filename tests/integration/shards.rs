@@ -1,0 +1,206 @@
+//! Shards (`--shard K/N`, `--shards N` with the engine's index) on the emulator: N processes
+//! over an organization trail's bucket read every (account, region) cell exactly once, and
+//! together judge what one unsharded run judges.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt64Type};
+
+use crate::scan_local::batches;
+use crate::util::{Account, endpoint};
+
+const ORG: &str = "o-shard0test1";
+
+/// (account, region, hour) -> (mgmt_read, mgmt_write, global events) of coverage.parquet.
+fn coverage(dir: &Path) -> BTreeMap<(String, String, i64), (u64, u64, u64)> {
+    let mut rows = BTreeMap::new();
+    for b in batches(&dir.join("coverage.parquet")) {
+        let s = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
+        let u = |n: &str| {
+            b.column_by_name(n)
+                .unwrap()
+                .as_primitive::<UInt64Type>()
+                .clone()
+        };
+        let hour = b
+            .column_by_name("hour")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>()
+            .clone();
+        let (acct, region) = (s("account_id"), s("region"));
+        let (r, w, gr, gw) = (
+            u("mgmt_read"),
+            u("mgmt_write"),
+            u("global_read"),
+            u("global_write"),
+        );
+        for i in 0..b.num_rows() {
+            let key = (
+                acct.value(i).to_owned(),
+                region.value(i).to_owned(),
+                hour.value(i) / 1_000_000,
+            );
+            let prev = rows.insert(key, (r.value(i), w.value(i), gr.value(i) + gw.value(i)));
+            assert!(prev.is_none(), "a cell twice in {}", dir.display());
+        }
+    }
+    rows
+}
+
+/// (account, region, kind, detail) of gaps.parquet.
+fn gaps(dir: &Path) -> BTreeSet<(String, String, String, String)> {
+    let mut out = BTreeSet::new();
+    for b in batches(&dir.join("gaps.parquet")) {
+        let s = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
+        let (a, r, k, d) = (s("account_id"), s("region"), s("kind"), s("detail"));
+        for i in 0..b.num_rows() {
+            out.insert((
+                a.value(i).to_owned(),
+                r.value(i).to_owned(),
+                k.value(i).to_owned(),
+                d.value(i).to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// Log files read, by key.
+fn files(dir: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    for b in batches(&dir.join("files.parquet")) {
+        let k = b.column_by_name("key").unwrap().as_string::<i32>().clone();
+        keys.extend(
+            (0..b.num_rows())
+                .filter(|i| k.is_valid(*i))
+                .map(|i| k.value(i).to_owned()),
+        );
+    }
+    keys
+}
+
+#[tokio::test]
+async fn shards_in_separate_processes_judge_what_one_run_judges() {
+    let a = Account::new().await;
+    let name = a.bucket("org-logs").await;
+    let tmp = tempfile::tempdir().unwrap();
+    // 12 member accounts x 17 regions, two hours, small event counts; one silent region.
+    let accounts: Vec<String> = (0..12)
+        .map(|i| format!("{:012}", 210_000_000_000u64 + i))
+        .collect();
+    let list = accounts.join(",");
+    let keys = tmp.path().join("keys.json");
+    let out = a.run(&[
+        "generate",
+        "--out",
+        &format!("s3://{name}"),
+        "--endpoint-url",
+        endpoint(),
+        "--org-id",
+        ORG,
+        "--accounts",
+        &list,
+        "--hours",
+        "2",
+        "--events-per-hour",
+        "6",
+        "--max-files-per-slot",
+        "1",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--fault",
+        "silent:eu-west-3:0:2",
+        "--public-keys-out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = format!("s3://{name}");
+    let regions = trailproof::regions::default_enabled_regions("aws").join(",");
+    let scan = |dir: &Path, extra: &[&str], env: &[(&str, &Path)]| {
+        let mut args = vec![
+            "scan",
+            source.as_str(),
+            "--endpoint-url",
+            endpoint(),
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            "2026-01-01T02:00:00Z",
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--max-silence",
+            "2h",
+            "--regions",
+            regions.as_str(),
+            "--no-progress",
+            "--format",
+            "json",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let res = a.run_with(&args, env);
+        let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
+        (
+            res.status.code().unwrap(),
+            summary,
+            String::from_utf8_lossy(&res.stderr).into_owned(),
+        )
+    };
+    let whole = tmp.path().join("whole");
+    let (code, s, err) = scan(&whole, &[], &[]);
+    assert_eq!(code, 1, "{err}\n{s:#}");
+    let (whole_rows, whole_gaps, whole_files) = (coverage(&whole), gaps(&whole), files(&whole));
+    assert_eq!(whole_rows.len(), 12 * 17 * 2);
+    assert!(
+        whole_gaps.iter().any(|g| g.1 == "eu-west-3"),
+        "{whole_gaps:#?}"
+    );
+
+    for n in [3u32, 8] {
+        let mut rows = BTreeMap::new();
+        let mut found = BTreeSet::new();
+        let mut read = Vec::new();
+        for k in 0..n {
+            let dir = tmp.path().join(format!("n{n}-k{k}"));
+            // Shard 0 from the flag; the others as AWS Batch and Kubernetes would start them.
+            let (code, s, err) = if k == 0 {
+                scan(&dir, &["--shard", &format!("0/{n}")], &[])
+            } else {
+                let var = if k % 2 == 1 {
+                    "AWS_BATCH_JOB_ARRAY_INDEX"
+                } else {
+                    "JOB_COMPLETION_INDEX"
+                };
+                scan(
+                    &dir,
+                    &["--shards", &n.to_string()],
+                    &[(var, Path::new(&k.to_string()))],
+                )
+            };
+            assert!(code <= 1, "{err}\n{s:#}");
+            assert_eq!(s["parameters"]["shard"], format!("{k}/{n}"), "{s:#}");
+            for (cell, v) in coverage(&dir) {
+                assert!(
+                    rows.insert(cell.clone(), v).is_none(),
+                    "{cell:?} in two shards"
+                );
+            }
+            found.extend(gaps(&dir));
+            read.extend(files(&dir));
+        }
+        read.sort();
+        let mut expected_files = whole_files.clone();
+        expected_files.sort();
+        assert_eq!(rows, whole_rows, "N = {n}");
+        assert_eq!(found, whole_gaps, "N = {n}");
+        assert_eq!(read, expected_files, "N = {n}: every log file read once");
+    }
+}
