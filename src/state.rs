@@ -97,6 +97,9 @@ pub struct State {
     pub format: String,
     /// The source judged (`s3://bucket/prefix` or a directory): a state belongs to one.
     pub source: String,
+    /// `--shard K/N` of the runs that write it: each shard has its own state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// Every hour before this was judged by some run (RFC 3339, a whole hour).
     pub judged_until: String,
     /// Runs that advanced this state.
@@ -262,6 +265,7 @@ pub fn plan(
     previous: Option<&State>,
     settings: &Settings,
     source: &str,
+    shard: Option<&str>,
     at: &Location,
 ) -> Result<Plan> {
     let Some(prev) = previous else {
@@ -283,6 +287,16 @@ pub fn plan(
             format!(
                 "the state {at} belongs to {}, not {source}: give each source its own state",
                 prev.source
+            ),
+        ));
+    }
+    if prev.shard.as_deref() != shard {
+        return Err(Error::new(
+            ErrorKind::State,
+            format!(
+                "the state {at} is shard {}'s, not {}'s: give each shard its own state",
+                prev.shard.as_deref().unwrap_or("(none)"),
+                shard.unwrap_or("(none)")
             ),
         ));
     }
@@ -315,6 +329,7 @@ pub fn plan(
 /// What a run leaves for the next one.
 pub struct Next<'a> {
     pub source: String,
+    pub shard: Option<String>,
     pub window: (i64, i64),
     pub results: &'a [crate::coverage::RegionResult],
     pub chains: &'a [crate::integrity::digest::Chain],
@@ -372,6 +387,7 @@ pub fn advance(previous: Option<&State>, next: Next<'_>) -> State {
     State {
         format: FORMAT.to_owned(),
         source: next.source,
+        shard: next.shard,
         judged_until: rfc3339(judged),
         runs: previous.map_or(0, |p| p.runs) + 1,
         updated_at: rfc3339(crate::time::now_secs()),
@@ -478,6 +494,25 @@ fn open_file(path: &Path, at: &Location) -> Result<(std::fs::File, Option<Vec<u8
                 &format!("cannot lock {}", lock_at.display()),
                 e,
             ));
+        }
+    }
+    // Under the lock: a temporary file a killed run left beside the state is removed.
+    if let (Some(dir), Some(name)) = (lock_at.parent(), path.file_name()) {
+        let mut stale = std::ffi::OsString::from(".");
+        stale.push(name);
+        stale.push(".tmp-");
+        let stale = stale.to_string_lossy().into_owned();
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&stale) {
+                    std::fs::remove_file(e.path()).ok();
+                }
+            }
         }
     }
     let read = match std::fs::metadata(path) {
@@ -640,6 +675,7 @@ mod tests {
         State {
             format: FORMAT.into(),
             source: "s3://b".into(),
+            shard: None,
             judged_until: rfc3339(judged),
             runs: 1,
             updated_at: rfc3339(judged),
@@ -669,20 +705,20 @@ mod tests {
     #[test]
     fn the_next_window_starts_a_grace_before_the_last_end() {
         let asked = Window::new(H0, H0 + 2 * DAY, 3_600);
-        let first = plan(None, &settings(asked, 3_600), "s3://b", &at()).unwrap();
+        let first = plan(None, &settings(asked, 3_600), "s3://b", None, &at()).unwrap();
         assert_eq!(first.window, asked);
         let s = state(H0 + DAY);
-        let p = plan(Some(&s), &settings(asked, 3_600), "s3://b", &at()).unwrap();
+        let p = plan(Some(&s), &settings(asked, 3_600), "s3://b", None, &at()).unwrap();
         assert_eq!(p.window.bounds(), Some((H0 + DAY - 3_600, H0 + 2 * DAY)));
         assert_eq!(p.behind_s, 0);
         // A grace of 90 minutes re-judges two whole hours.
-        let p = plan(Some(&s), &settings(asked, 5_400), "s3://b", &at()).unwrap();
+        let p = plan(Some(&s), &settings(asked, 5_400), "s3://b", None, &at()).unwrap();
         assert_eq!(p.window.bounds().unwrap().0, H0 + DAY - 2 * 3_600);
         // With a state, a --since that makes no window does not matter.
         let mut later = settings(asked, 3_600);
         later.first = Err("the window is empty".into());
-        assert!(plan(Some(&s), &later, "s3://b", &at()).is_ok());
-        let e = plan(None, &later, "s3://b", &at()).unwrap_err();
+        assert!(plan(Some(&s), &later, "s3://b", None, &at()).is_ok());
+        let e = plan(None, &later, "s3://b", None, &at()).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
     }
 
@@ -690,7 +726,7 @@ mod tests {
     fn catching_up_is_bounded_and_says_how_far_behind() {
         let s = state(H0);
         let asked = Window::new(H0, H0 + 10 * DAY, 3_600);
-        let p = plan(Some(&s), &settings(asked, 3_600), "s3://b", &at()).unwrap();
+        let p = plan(Some(&s), &settings(asked, 3_600), "s3://b", None, &at()).unwrap();
         assert_eq!(p.window.bounds(), Some((H0 - 3_600, H0 + 7 * DAY)));
         assert_eq!(p.behind_s, 3 * DAY);
         assert!(p.behind_message().unwrap().contains("3d"), "{p:?}");
@@ -700,13 +736,15 @@ mod tests {
     fn a_state_of_another_source_or_an_earlier_end_is_refused() {
         let s = state(H0 + DAY);
         let asked = settings(Window::new(H0, H0 + 2 * DAY, 3_600), 3_600);
-        let e = plan(Some(&s), &asked, "s3://other", &at()).unwrap_err();
+        let e = plan(Some(&s), &asked, "s3://other", None, &at()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::State);
+        let e = plan(Some(&s), &asked, "s3://b", Some("1/3"), &at()).unwrap_err();
+        assert!(e.to_string().contains("each shard its own state"), "{e}");
         let early = settings(Window::new(H0, H0 + 3_600, 3_600), 3_600);
-        let e = plan(Some(&s), &early, "s3://b", &at()).unwrap_err();
+        let e = plan(Some(&s), &early, "s3://b", None, &at()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
         let unbounded = settings(Window::unbounded(3_600), 3_600);
-        let e = plan(None, &unbounded, "s3://b", &at()).unwrap_err();
+        let e = plan(None, &unbounded, "s3://b", None, &at()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
     }
 
@@ -755,6 +793,11 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+        // A temporary file a killed run left is removed by the next one to take the lock.
+        let stale = path.with_file_name(".state.json.tmp-999");
+        std::fs::write(&stale, b"partial").unwrap();
+        drop(open_file(&path, &loc).unwrap());
+        assert!(!stale.exists());
         // Changed behind the lock's back: refused, left as it is.
         let (lock, read) = open_file(&path, &loc).unwrap();
         std::fs::write(&path, b"{}").unwrap();

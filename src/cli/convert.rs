@@ -234,11 +234,19 @@ impl StateArgs {
         let first = window
             .window(Some(defaults::SINCE))
             .map_err(|e| e.to_string());
+        let now = now_secs();
+        let until = Window::end(window.until.as_deref(), now)?;
+        if until > now - now.rem_euclid(crate::time::HOUR) {
+            // The state would stand past hours not delivered yet, never judged again.
+            return Err(Error::usage(
+                "with --state, --until cannot be after the current hour",
+            ));
+        }
         let settings = crate::state::Settings {
             location: crate::state::Location::parse(at)?,
             max_catch_up_s,
             first: first.clone(),
-            until: Window::end(window.until.as_deref(), now_secs())?,
+            until,
             delivery_grace_s,
         };
         Ok((

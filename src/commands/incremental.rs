@@ -16,6 +16,7 @@ pub(crate) struct Incremental {
     held: Held,
     settings: Settings,
     plan: Option<Plan>,
+    shard: Option<String>,
 }
 
 impl Incremental {
@@ -33,6 +34,7 @@ impl Incremental {
             held,
             settings,
             plan: None,
+            shard: None,
         }))
     }
 
@@ -47,8 +49,24 @@ impl Incremental {
             self.held.previous.as_ref(),
             &self.settings,
             &source.to_string(),
+            pipeline.scope.shard.map(|s| s.to_string()).as_deref(),
             &self.held.location,
         )?;
+        self.shard = pipeline.scope.shard.map(|s| s.to_string());
+        if self.held.previous.is_none() {
+            tracing::warn!(
+                "no state at {} yet: a first run, judging {} (from --since)",
+                self.held.location,
+                plan.window
+                    .bounds()
+                    .map(|(a, b)| format!(
+                        "{} .. {}",
+                        crate::time::rfc3339(a),
+                        crate::time::rfc3339(b)
+                    ))
+                    .unwrap_or_default()
+            );
+        }
         pipeline.window = plan.window;
         pipeline.carried = self.held.previous.as_ref().map(|s| Arc::new(s.carried()));
         if let Some(message) = plan.behind_message() {
@@ -79,13 +97,17 @@ impl Incremental {
         if self.plan.is_none() {
             return self.advance_nothing(line);
         }
-        let Incremental { held, plan, .. } = self;
+        let Incremental {
+            held, plan, shard, ..
+        } = self;
+        let created = held.previous.is_none();
         let plan = plan.expect("checked above");
         let window = plan.window.bounds().unwrap_or((0, 0));
         let next = crate::state::advance(
             held.previous.as_ref(),
             Next {
                 source: run.outcome.source.clone(),
+                shard,
                 window,
                 results: &run.outcome.regions,
                 chains: run.integrity.map(|i| i.chains.as_slice()).unwrap_or(&[]),
@@ -101,7 +123,7 @@ impl Incremental {
         );
         match held.advance(&next).await {
             Ok(()) => {
-                set(line, "advanced", None);
+                set(line, if created { "created" } else { "advanced" }, None);
                 Ok(())
             }
             Err(e) => {

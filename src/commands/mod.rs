@@ -389,6 +389,9 @@ pub(crate) fn summary_line_without_evidence(
     )
 }
 
+/// The run document of every evidence directory: published first, it claims the folder.
+const SUMMARY: &str = "summary.json";
+
 /// The key prefix of a published run: `prefix/run=START_END`.
 fn run_folder(prefix: Option<&str>, window: (i64, i64)) -> String {
     let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
@@ -400,10 +403,10 @@ fn run_folder(prefix: Option<&str>, window: (i64, i64)) -> String {
 }
 
 /// Publishes the committed evidence directory `dir` (`--out s3://bucket/prefix`) under
-/// `prefix/run=START_END/`, `manifest.json` last and only if the folder holds none yet (a
-/// conditional PUT): a folder's manifest always describes the objects beside it. A run of a
-/// window already published goes to `run=START_END/rerun=GENERATED_AT/`. `window`: the run's
-/// window when its document records none (no log phase). Returns where the evidence is.
+/// `prefix/run=START_END/`, every object only if its key is free and `manifest.json` last: the
+/// first object claims the folder, so a window published before (or by a concurrent run) goes
+/// to `run=START_END/rerun=GENERATED_AT/` and no run overwrites another's objects. `window`: the
+/// run's window when its document records none (no log phase). Returns where the evidence is.
 async fn publish(
     dir: &std::path::Path,
     dest: Option<&crate::pipeline::Publish>,
@@ -423,31 +426,30 @@ async fn publish(
     } else {
         run.window
     };
-    let mut key_prefix = run_folder(prefix.as_deref(), window);
+    let folder = run_folder(prefix.as_deref(), window);
     let sdk = crate::aws::sdk_config(aws).await;
     let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
     let manifest = crate::report::evidence::MANIFEST;
-    if s3
-        .head_object()
-        .bucket(bucket)
-        .key(format!("{key_prefix}/{manifest}"))
-        .send()
-        .await
-        .is_ok()
-    {
-        let compact = crate::time::rfc3339(run.generated_secs()).replace(['-', ':'], "");
-        key_prefix = format!("{key_prefix}/rerun={compact}");
+    let compact = crate::time::rfc3339(run.generated_secs()).replace(['-', ':'], "");
+    // The first object claims a folder: a window published before (or by a run at the same
+    // time) goes to `rerun=GENERATED_AT/` instead.
+    let mut key_prefix = folder.clone();
+    let mut result = Err(crate::source::UploadError::Taken);
+    for candidate in [folder.clone(), format!("{folder}/rerun={compact}")] {
+        key_prefix = candidate;
+        result = crate::source::upload_dir(&s3, bucket, &key_prefix, dir, SUMMARY, manifest).await;
+        if !matches!(result, Err(crate::source::UploadError::Taken)) {
+            break;
+        }
     }
-    crate::source::upload_dir(&s3, bucket, &key_prefix, dir, manifest)
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Publish,
-                format!(
-                    "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
-                    dir.display()
-                ),
-            )
-        })?;
+    result.map_err(|e| {
+        Error::new(
+            ErrorKind::Publish,
+            format!(
+                "cannot publish the evidence to s3://{bucket}/{key_prefix}: {e} (the complete evidence is kept in {})",
+                dir.display()
+            ),
+        )
+    })?;
     Ok(PathBuf::from(format!("s3://{bucket}/{key_prefix}")))
 }

@@ -88,6 +88,9 @@ pub struct Expectation {
     pub silent_since: BTreeMap<(String, String), i64>,
     /// `--shard K/N`: only the cells this shard owns are expected.
     pub shard: Option<crate::shard::Shard>,
+    /// Where the next run (`--state`) starts: the window's end minus the delivery grace. A
+    /// silence reaching it is carried to that run.
+    pub next_start: i64,
 }
 
 impl Expectation {
@@ -105,8 +108,8 @@ pub struct RegionResult {
     pub status: RegionStatus,
     pub totals: Counters,
     pub gaps: usize,
-    /// The start of the silence that runs to the window's end (carried over from the previous
-    /// run when it spans the whole window), for the next run (`--state`).
+    /// The start of the silence that reaches where the next run starts (carried over from the
+    /// previous run when it spans the whole window), for the next run (`--state`).
     #[serde(skip)]
     pub silent_since: Option<i64>,
 }
@@ -393,9 +396,9 @@ pub fn evaluate(
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
             let silent_since = cell
                 .silent_stretches()
-                .last()
-                .filter(|(_, e)| *e == exp.window.1)
-                .map(|(s, _)| *s);
+                .into_iter()
+                .find(|(s, e)| *s < exp.next_start && *e >= exp.next_start)
+                .map(|(s, _)| s);
             let unknown = cell.any_unknown();
             let count = mine.len() + earlier;
             // A definite gap stays a gap beside something unknown; unknown alone is unknown.

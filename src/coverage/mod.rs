@@ -47,6 +47,7 @@ mod tests {
             attested: Default::default(),
             silent_since: Default::default(),
             shard: None,
+            next_start: H0 + hours * 3_600,
         }
     }
 
@@ -346,6 +347,24 @@ mod tests {
             .map(|g| (g.start, g.end))
             .collect();
         assert_eq!(silence, [(H0 - 3_600, H0 + 3_600)]);
+        // With a grace of an hour the next run starts at H0 + 2h: a silence reaching it is
+        // carried even when the last hour was busy (or unknown) in this run.
+        let mut late = Aggregate::default();
+        let t = crate::time::rfc3339(H0 + 2 * 3_600 + 60);
+        count(
+            &mut late,
+            "us-east-1",
+            H0 + 2 * 3_600 + 600,
+            &[rec(&t, "us-east-1", "iam.amazonaws.com", Some(true))],
+        );
+        let grace = Expectation {
+            next_start: H0 + 2 * 3_600,
+            ..alone.clone()
+        };
+        let (_, results) = evaluate(&late, &grace, Vec::new());
+        assert_eq!(results[0].silent_since, Some(H0));
+        let (_, results) = evaluate(&late, &alone, Vec::new());
+        assert_eq!(results[0].silent_since, None);
         // A window silent throughout carries the earlier start on.
         let quiet = Aggregate::default();
         let (_, results) = evaluate(&quiet, &carried, Vec::new());

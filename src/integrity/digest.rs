@@ -583,11 +583,12 @@ pub struct ChainTip {
 }
 
 impl Chain {
-    /// The last valid standard digest, with its verified signature.
+    /// The last good standard digest (valid, or valid and listing no file: in a quiet region
+    /// most are), with its verified signature.
     pub fn tip(&self) -> Option<ChainTip> {
         self.digests
             .iter()
-            .filter(|d| !d.backfill && d.status == Status::Valid)
+            .filter(|d| !d.backfill && d.status.is_good())
             .max_by_key(|d| (d.end, &d.key))
             .and_then(|d| {
                 Some(ChainTip {
@@ -602,9 +603,14 @@ impl Chain {
     /// still there with the signature that run verified, and every digest naming it as its
     /// predecessor records that signature. `listed`: the stamps this run listed (a tip outside
     /// them was not looked for). A tip that is gone is a hole over its hour, kept inside
-    /// `window` (at its start when the hour is before it): the chains of the two runs no
-    /// longer join.
-    pub fn link_to_tip(&mut self, tip: &ChainTip, listed: (i64, i64), window: (i64, i64)) {
+    /// `window` (at its nearest end when the hour is outside it): the chains of the two runs
+    /// no longer join. Returns that hole.
+    pub fn link_to_tip(
+        &mut self,
+        tip: &ChainTip,
+        listed: (i64, i64),
+        window: (i64, i64),
+    ) -> Option<Hole> {
         let since = rfc3339(tip.end);
         let mut found = false;
         for d in self.digests.iter_mut() {
@@ -642,21 +648,22 @@ impl Chain {
                 );
             }
         }
-        if !found && tip.end >= listed.0 && tip.end <= listed.1 {
-            let (mut start, mut end) = (tip.end - 3_600, tip.end);
-            if end <= window.0 {
-                (start, end) = (window.0, window.0 + 3_600);
-            }
-            self.holes.push(Hole {
-                start: start.max(window.0),
-                end: end.min(window.1),
-                status: Status::Missing,
-                detail: format!(
-                    "digest {}, the chain's tip the previous run verified (ending {since}), is gone",
-                    tip.key
-                ),
-            });
+        if found || tip.end < listed.0 || tip.end > listed.1 {
+            return None;
         }
+        // Inside the window: at the tip's hour, else at the window's nearest end.
+        let start = (tip.end - 3_600).clamp(window.0, window.1 - 3_600);
+        let hole = Hole {
+            start,
+            end: start + 3_600,
+            status: Status::Missing,
+            detail: format!(
+                "digest {}, the chain's tip the previous run verified (ending {since}), is gone",
+                tip.key
+            ),
+        };
+        self.holes.push(hole.clone());
+        Some(hole)
     }
 }
 
@@ -1544,6 +1551,22 @@ mod tests {
         assert_eq!(c.holes.len(), 1);
         assert_eq!((c.holes[0].start, c.holes[0].end), (T - 3_600, T));
         assert!(c.holes[0].detail.contains("is gone"), "{:?}", c.holes);
+        // A signed digest listing no file (a quiet hour) is a tip too.
+        let mut c = chain();
+        c.digests[1].status = Status::Empty;
+        assert_eq!(c.tip().unwrap().key, "d2");
+        // A tip after the window (a re-run within the hour): the hole stays inside it.
+        let mut c = chain();
+        c.digests.remove(0);
+        let late = ChainTip {
+            end: T + 3 * 3_600,
+            key: "d0".into(),
+            ..tip.clone()
+        };
+        let hole = c
+            .link_to_tip(&late, (T - 7_200, T + 4 * 3_600), window)
+            .unwrap();
+        assert_eq!((hole.start, hole.end), (T, T + 3_600));
         // A tip outside what was listed was not looked for.
         let mut c = chain();
         c.digests.remove(0);

@@ -105,6 +105,9 @@ pub struct Integrity {
     pub keys: Vec<KeyInfo>,
     pub notes: Vec<String>,
     pub index: Arc<DigestIndex>,
+    /// Chain tips the previous run verified (`--state`) that are gone: findings whether or not
+    /// digests take part in this run's verdict (the state knows they existed).
+    pub broken_links: Vec<Gap>,
 }
 
 const DUE_AFTER_S: i64 = 75 * 60;
@@ -133,6 +136,7 @@ impl Integrity {
             keys: Vec::new(),
             notes: Vec::new(),
             index: Arc::default(),
+            broken_links: Vec::new(),
         }
     }
 
@@ -145,7 +149,7 @@ impl Integrity {
     pub fn gaps(&self) -> Vec<Gap> {
         let mut out = Vec::new();
         if !self.in_use {
-            return out;
+            return self.broken_links.clone();
         }
         let (ws, we) = self.window;
         for c in &self.chains {
@@ -332,6 +336,7 @@ pub async fn collect(
         // The previous run's tip is read again (listing back to it when it lies shortly
         // before this run's range) so the link between the runs is checked.
         let tip = opts.tips.get(&(account.clone(), region.clone())).cloned();
+        let own_range = range;
         let range = match (range, &tip) {
             (Some((from, to)), Some(t)) if t.end < from && t.end >= from - TIP_LOOKBACK_S => {
                 Some((t.end, to))
@@ -366,23 +371,40 @@ pub async fn collect(
                 due_until: opts.now - DUE_AFTER_S,
             };
             // A few RSA verifications per hour of digests: cheap enough to run inline.
+            // Digests of the run's own range (the tip read again before it is not one).
+            let own = read
+                .iter()
+                .filter(|r| own_range.is_none_or(|(from, to)| r.stamp >= from && r.stamp <= to))
+                .count();
             let mut chain = check_chain(&ctx, read);
-            if let Some(t) = &tip {
-                chain.link_to_tip(t, range.unwrap_or((i64::MIN, i64::MAX)), window);
-            }
-            Ok::<_, Error>((chain, window))
+            let broken = tip
+                .as_ref()
+                .and_then(|t| chain.link_to_tip(t, range.unwrap_or((i64::MIN, i64::MAX)), window));
+            let broken = broken.map(|h| {
+                Gap::new(
+                    &account,
+                    &region,
+                    GapKind::NoDigest,
+                    (h.start, h.end),
+                    h.detail,
+                )
+            });
+            Ok::<_, Error>((chain, window, own, broken))
         });
     }
     let mut chains = Vec::new();
     let mut window = opts.window.bounds();
+    let mut found = 0;
+    let mut broken_links = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let (chain, w) = done.expect("digest task panicked")?;
+        let (chain, w, own, broken) = done.expect("digest task panicked")?;
         window.get_or_insert(w);
         chains.push(chain);
+        found += own;
+        broken_links.extend(broken);
     }
     chains.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
     let mut notes = Vec::new();
-    let found: usize = chains.iter().map(|c| c.digests.len()).sum();
     let unverifiable: Vec<String> = rings
         .iter()
         .filter_map(|(r, k)| k.as_ref().err().map(|e| format!("{r}: {e}")))
@@ -411,9 +433,16 @@ pub async fn collect(
     } else {
         DigestIndex::default()
     };
+    if !in_use && !broken_links.is_empty() {
+        notes.push(format!(
+            "{} chain tip(s) the previous run verified are gone: reported as no_digest",
+            broken_links.len()
+        ));
+    }
     Ok(Integrity {
         mode: opts.mode,
         in_use,
+        broken_links,
         window: window.unwrap_or((0, 0)),
         chains,
         keys: keys_info,

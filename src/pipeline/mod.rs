@@ -214,7 +214,12 @@ pub async fn run(
     let listed = AtomicU64::new(0);
 
     let integrity = opts.integrity.as_deref().filter(|i| i.in_use);
-    let mut failures = integrity.map(|i| i.gaps()).unwrap_or_default();
+    // Digest findings; when digests take no part, only a broken link to the previous run.
+    let mut failures = opts
+        .integrity
+        .as_deref()
+        .map(|i| i.gaps())
+        .unwrap_or_default();
     let listing = list::list_and_fetch(&store, source, &opts, tx, &listed, &mut failures).await;
     // Always drain the workers, even when listing failed, so no thread is left behind.
     let mut agg = Aggregate::default();
@@ -298,6 +303,8 @@ pub async fn run(
             .map(|c| c.silent_since.clone())
             .unwrap_or_default(),
         shard: opts.scope.shard,
+        next_start: (window.1 - opts.window.delivery_grace_s).div_euclid(crate::time::HOUR)
+            * crate::time::HOUR,
     };
     // Without parsing (`validate`) there are no counts to judge: the findings are the result.
     let (gaps, results) = if opts.parse {

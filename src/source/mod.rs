@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 pub use local::read_capped;
-pub use s3::{fetch_object, upload_dir};
+pub use s3::{UploadError, fetch_object, upload_dir};
 
 use crate::time::Window;
 

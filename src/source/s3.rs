@@ -130,66 +130,105 @@ pub const MULTIPART_FROM: u64 = 64 << 20;
 /// Part size of a multipart upload.
 pub const UPLOAD_PART: usize = 16 << 20;
 
+/// Why [`upload_dir`] stopped.
+#[derive(Debug)]
+pub enum UploadError {
+    /// The first object was already there: another run has this folder.
+    Taken,
+    Failed(String),
+}
+
+impl std::fmt::Display for UploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadError::Taken => f.write_str("the folder is another run's"),
+            UploadError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Whether a PUT failed because the key exists (`If-None-Match: *`).
+fn exists(status: Option<u16>, failure: &ApiFailure) -> bool {
+    status == Some(412) || failure.code.as_deref() == Some("PreconditionFailed")
+}
+
 /// Uploads the regular files of `dir` under `prefix` (`prefix/NAME`), each with a SHA-256
-/// checksum S3 verifies, in name order with `last` after every other and only if no `last`
-/// is there yet: a reader that finds `last` finds a complete set. Large files go up in parts, one part in memory at a time.
-/// Returns the keys written.
+/// checksum S3 verifies and only if its key is free (`If-None-Match: *`): `first` first (it
+/// claims the folder: when it exists, another run has the folder and nothing is written,
+/// [`UploadError::Taken`]), then the others in name order, `last` after every other: a reader
+/// that finds `last` finds a complete set, and no object of another run is ever overwritten.
+/// Large files go up in parts, one part in memory at a time. Returns the keys written.
 pub async fn upload_dir(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
     dir: &std::path::Path,
+    first: &str,
     last: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, UploadError> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .map_err(|e| UploadError::Failed(format!("cannot list {}: {e}", dir.display())))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
         .collect();
-    names.sort_by_key(|n| (n == last, n.clone()));
+    names.sort_by_key(|n| (n != first, n == last, n.clone()));
     let mut keys = Vec::new();
     for name in names {
         let path = dir.join(&name);
         let key = format!("{}/{name}", prefix.trim_end_matches('/'));
+        let failed = |e: String| UploadError::Failed(e);
         let size = std::fs::metadata(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?
             .len();
-        if size >= MULTIPART_FROM {
-            upload_parts(s3, bucket, &key, &path).await?;
+        let result = if size >= MULTIPART_FROM {
+            upload_parts(s3, bucket, &key, &path).await
         } else {
             let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
                 .await
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let mut put = s3
-                .put_object()
+                .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+            s3.put_object()
                 .bucket(bucket)
                 .key(&key)
                 .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-                .body(body);
-            if name == last {
-                // Only if none is there: a second writer of this folder fails here instead
-                // of leaving a manifest that describes the other's objects.
-                put = put.if_none_match("*");
-            }
-            put.send()
+                .if_none_match("*")
+                .body(body)
+                .send()
                 .await
-                .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+                .map(|_| ())
+                .map_err(|e| {
+                    let f = ApiFailure::from_sdk("s3:PutObject", None, &e);
+                    (
+                        exists(e.raw_response().map(|r| r.status().as_u16()), &f),
+                        f.summary(),
+                    )
+                })
+        };
+        match result {
+            Ok(()) => {}
+            Err((true, _)) if keys.is_empty() => return Err(UploadError::Taken),
+            Err((true, _)) => {
+                return Err(failed(format!(
+                    "{key} was written by another run meanwhile: this folder is incomplete"
+                )));
+            }
+            Err((false, e)) => return Err(failed(e)),
         }
         keys.push(key);
     }
     Ok(keys)
 }
 
+/// A multipart upload, completed only if the key is free; an error says whether it was not.
 async fn upload_parts(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     path: &std::path::Path,
-) -> Result<(), String> {
+) -> Result<(), (bool, String)> {
     use std::io::Read;
-    let fail = |e: &dyn std::fmt::Display| format!("{key}: {e}");
+    let fail = |e: &dyn std::fmt::Display| (false, format!("{key}: {e}"));
     let started = s3
         .create_multipart_upload()
         .bucket(bucket)
@@ -197,7 +236,12 @@ async fn upload_parts(
         .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
         .send()
         .await
-        .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+        .map_err(|e| {
+            (
+                false,
+                ApiFailure::from_sdk("s3:PutObject", None, &e).summary(),
+            )
+        })?;
     let id = started.upload_id().unwrap_or_default().to_owned();
     let result = async {
         let mut file = std::fs::File::open(path).map_err(|e| fail(&e))?;
@@ -225,7 +269,12 @@ async fn upload_parts(
                 .body(aws_sdk_s3::primitives::ByteStream::from(buf[..n].to_vec()))
                 .send()
                 .await
-                .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
+                .map_err(|e| {
+                    (
+                        false,
+                        ApiFailure::from_sdk("s3:PutObject", None, &e).summary(),
+                    )
+                })?;
             parts.push(
                 aws_sdk_s3::types::CompletedPart::builder()
                     .part_number(number)
@@ -246,10 +295,17 @@ async fn upload_parts(
                     .set_parts(Some(parts))
                     .build(),
             )
+            .if_none_match("*")
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("s3:PutObject", None, &e).summary())?;
-        Ok::<(), String>(())
+            .map_err(|e| {
+                let f = ApiFailure::from_sdk("s3:PutObject", None, &e);
+                (
+                    exists(e.raw_response().map(|r| r.status().as_u16()), &f),
+                    f.summary(),
+                )
+            })?;
+        Ok::<(), (bool, String)>(())
     }
     .await;
     if result.is_err() {

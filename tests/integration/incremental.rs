@@ -308,7 +308,7 @@ async fn three_daily_runs_judge_what_one_three_day_run_judges() {
         &["--state", st, "--since", &day(0), "--until", &day(1)],
     );
     assert_eq!(code, 1, "{err}\n{s1:#}");
-    assert_eq!(line(&err)["state"], "advanced");
+    assert_eq!(line(&err)["state"], "created");
     let missing: Vec<&str> = s1["gaps"]
         .as_array()
         .unwrap()
@@ -441,7 +441,7 @@ async fn three_daily_runs_judge_what_one_three_day_run_judges() {
 import duckdb
 sums = "count(*), sum(mgmt_read), sum(mgmt_write), sum(global_read + global_write)"
 latest = duckdb.sql('''
-  SELECT * FROM read_parquet('{daily}/*/coverage.parquet', filename = true)
+  SELECT * FROM read_parquet('{daily}/**/coverage.parquet', filename = true)
   QUALIFY row_number() OVER (PARTITION BY account_id, region, hour ORDER BY filename DESC) = 1''')
 print(duckdb.sql(f"SELECT {{sums}} FROM latest").fetchall())
 print(duckdb.sql(f"SELECT {{sums}} FROM read_parquet('{whole}/coverage.parquet')").fetchall())
@@ -512,7 +512,10 @@ async fn of_two_concurrent_runs_on_one_state_exactly_one_advances_it() {
     let tmp = tempfile::tempdir().unwrap();
     let keys = generate(&a, &bucket, tmp.path(), &[]);
     let d = |k: &str| tmp.path().join(k);
-    let (d1, d2, d3, d4) = (d("a1"), d("a2"), d("a3"), d("a4"));
+    let (d3, d4) = (d("a3"), d("a4"));
+    // The first pair also publishes to one S3 prefix: the same window, at the same time.
+    let published = std::path::PathBuf::from(format!("s3://{states}/daily"));
+    let (d1, d2) = (published.clone(), published);
 
     // On S3: both read the state (none yet, then the first run's), both run; the conditional
     // PUT lets exactly one advance it.
@@ -549,6 +552,33 @@ async fn of_two_concurrent_runs_on_one_state_exactly_one_advances_it() {
     assert_eq!(line(lost)["state"], "not_advanced", "{lost}");
     assert_eq!(line(lost)["exit_code"], 2, "{lost}");
     assert_eq!(read_state().await["runs"], 1);
+    // Neither overwrote the other: one has `run=…/`, the other `run=…/rerun=…/`, and each
+    // folder, downloaded, is exactly what its manifest says.
+    let published = keys_under(&s3, &states, "daily/").await;
+    let folders: BTreeSet<&str> = published
+        .iter()
+        .filter_map(|k| k.strip_suffix("/manifest.json"))
+        .collect();
+    assert_eq!(folders.len(), 2, "{published:#?}");
+    assert!(folders.iter().any(|f| f.contains("/rerun=")), "{folders:?}");
+    for f in &folders {
+        let down = tempfile::tempdir().unwrap();
+        for k in published
+            .iter()
+            .filter(|k| k.rsplit_once('/').is_some_and(|(dir, _)| dir == *f))
+        {
+            let o = s3.get_object().bucket(&states).key(k).send().await.unwrap();
+            let bytes = o.body.collect().await.unwrap().into_bytes();
+            std::fs::write(down.path().join(k.rsplit('/').next().unwrap()), bytes).unwrap();
+        }
+        let check = a.run(&["verify-evidence", down.path().to_str().unwrap()]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{f}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
     let next = ["--state", at.as_str(), "--until", "2026-01-03T00:00:00Z"];
     let results = race(
         &a,
@@ -633,7 +663,7 @@ async fn verify_continues_the_digest_chain_and_finds_a_digest_deleted_between_ru
         &["--since", D0, "--until", "2026-01-02T00:00:00Z"],
     );
     assert_eq!(code, 0, "{err}\n{s1:#}");
-    assert_eq!(line(&err)["state"], "advanced");
+    assert_eq!(line(&err)["state"], "created");
     // The first run's tip of the us-east-1 chain is deleted before the next run.
     let s3 = a.s3().await;
     let o = s3
