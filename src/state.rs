@@ -598,7 +598,7 @@ impl Held {
                     .key(key)
                     .content_type("application/json")
                     .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-                    .body(body.into());
+                    .body(body.clone().into());
                 put = match etag {
                     Some(e) => put.if_match(e),
                     None => put.if_none_match("*"),
@@ -614,7 +614,12 @@ impl Held {
                                 Some("PreconditionFailed") | Some("ConditionalRequestConflict")
                             )
                         {
-                            Err(changed(at))
+                            // A retried PUT that had in fact succeeded meets its own write:
+                            // the object then holds exactly this run's state.
+                            match read_s3(&client, bucket, key, at).await {
+                                Ok((Some(now), _)) if now == body => Ok(()),
+                                _ => Err(changed(at)),
+                            }
                         } else {
                             Err(Error::new(
                                 ErrorKind::State,
