@@ -19,6 +19,17 @@ impl TryFrom<Command> for Invocation {
             Command::Scan(a) => Invocation::Scan(a.try_into()?),
             Command::Verify(a) => Invocation::Verify(a.try_into()?),
             Command::Validate(a) => Invocation::Validate(a.try_into()?),
+            Command::Merge(a) => {
+                let (out_dir, publish) = out_dir(&a.out.out)?;
+                Invocation::Merge(commands::merge::Config {
+                    shards: a.shards,
+                    out_dir,
+                    publish,
+                    summary_line: a.out.summary_line,
+                    format: a.format.format,
+                    aws: a.aws.try_into()?,
+                })
+            }
             Command::Report(a) => Invocation::Report(commands::report::Config {
                 dir: a.dir,
                 output: a.output,

@@ -49,9 +49,30 @@ pub enum Command {
     /// Re-check an evidence directory against its manifest.json: exit 1 on any changed,
     /// missing or added file, naming it.
     VerifyEvidence(VerifyEvidenceArgs),
+    /// Combine the evidence directories of N shards (`scan --shard K/N`) into the evidence of
+    /// one run: the same tables, gaps, verdict and report an unsharded run writes. Refused
+    /// (exit 2) when a shard is missing, twice, changed since its manifest, or ran with other
+    /// parameters or another window.
+    Merge(MergeArgs),
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' evidence directories (local), one per shard.
+    #[arg(value_name = "SHARD_DIR", required = true)]
+    pub shards: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub out: OutArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// The time window of the log phase.

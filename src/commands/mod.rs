@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod merge;
 pub mod report;
 pub mod scan;
 pub mod validate;
@@ -27,6 +28,7 @@ pub enum Invocation {
     Scan(scan::Config),
     Verify(verify::Config),
     Validate(validate::Config),
+    Merge(merge::Config),
     Report(report::Config),
     VerifyEvidence(report::VerifyConfig),
     Generate(generate::Config),
@@ -44,6 +46,7 @@ pub async fn run(invocation: Invocation) -> Result<Outcome> {
         Invocation::Scan(c) => c.run.pipeline.publish.clone(),
         Invocation::Validate(c) => c.pipeline.publish.clone(),
         Invocation::Verify(c) => c.pipeline.publish.clone(),
+        Invocation::Merge(c) => c.publish.clone(),
         _ => None,
     };
     // `--out s3://`: a private staging area (mode 0700, new), removed whatever happens (also
@@ -88,6 +91,7 @@ async fn dispatch(invocation: Invocation) -> Result<Outcome> {
         Invocation::Scan(c) => scan::run(c).await,
         Invocation::Verify(c) => verify::run(c).await,
         Invocation::Validate(c) => validate::run(c).await,
+        Invocation::Merge(c) => merge::run(c).await,
         Invocation::Report(c) => report::run(c),
         Invocation::VerifyEvidence(c) => report::verify(c),
         Invocation::Generate(c) => generate::run(c).await,

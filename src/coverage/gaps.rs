@@ -66,6 +66,32 @@ pub enum GapKind {
 }
 
 impl GapKind {
+    /// Every kind.
+    pub const ALL: [GapKind; 15] = [
+        GapKind::NoReadEvents,
+        GapKind::NoWriteEvents,
+        GapKind::NoGlobalEvents,
+        GapKind::NoLogFiles,
+        GapKind::ObjectUnreadable,
+        GapKind::RegionMismatch,
+        GapKind::LateDelivery,
+        GapKind::EventAfterDelivery,
+        GapKind::ListFailed,
+        GapKind::NoDigest,
+        GapKind::LogMissing,
+        GapKind::LogUnlisted,
+        GapKind::HashMismatch,
+        GapKind::DigestInvalid,
+        GapKind::DigestUnverified,
+    ];
+
+    /// The kind of a row read back: its `category` and `kind` columns.
+    pub fn from_names(category: &str, kind: &str) -> Option<GapKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.category().as_str() == category && k.as_str() == kind)
+    }
+
     /// Kinds that make coverage unknown rather than a gap.
     pub const UNKNOWN: [GapKind; 3] = [
         GapKind::ObjectUnreadable,
@@ -236,5 +262,13 @@ mod tests {
             serde_json::to_value(GapKind::NoWriteEvents).unwrap(),
             serde_json::json!("no_events")
         );
+        // Every kind is read back from its two columns, and only from them.
+        for k in GapKind::ALL {
+            assert_eq!(
+                GapKind::from_names(k.category().as_str(), k.as_str()),
+                Some(k)
+            );
+        }
+        assert_eq!(GapKind::from_names("global", "no_log_files"), None);
     }
 }

@@ -375,6 +375,120 @@ pub fn opt(a: &StringArray, i: usize) -> Option<String> {
     (!a.is_null(i)).then(|| a.value(i).to_owned())
 }
 
+/// Calls `each` with every row of `coverage.parquet` as (account, region, hour, counters,
+/// digest attested), in table order.
+pub fn for_each_coverage(
+    dir: &Path,
+    mut each: impl FnMut(&str, &str, i64, crate::coverage::Counters, bool),
+) -> Result<bool> {
+    read_table(dir, "coverage.parquet", |b| {
+        let c = Columns { batch: b };
+        let (acc, reg, hour) = (
+            c.strings("account_id")?,
+            c.strings("region")?,
+            c.times("hour")?,
+        );
+        let (first, last) = (c.times("first_event")?, c.times("last_event")?);
+        let lag: arrow_array::Int64Array = c.col("max_delivery_lag_s")?;
+        let attested = c.bools("digest_attested")?;
+        let u = |n: &str| c.u64s(n);
+        let (mr, mw, mu, gr, gw) = (
+            u("mgmt_read")?,
+            u("mgmt_write")?,
+            u("mgmt_unknown")?,
+            u("global_read")?,
+            u("global_write")?,
+        );
+        let (de, oe, lf, by) = (
+            u("data_events")?,
+            u("other_events")?,
+            u("log_files")?,
+            u("bytes")?,
+        );
+        let (le, me, uf) = (
+            u("late_events")?,
+            u("mismatched_events")?,
+            u("unreadable_files")?,
+        );
+        for i in 0..b.num_rows() {
+            let counters = crate::coverage::Counters {
+                mgmt_read: mr.value(i),
+                mgmt_write: mw.value(i),
+                mgmt_unknown: mu.value(i),
+                global_read: gr.value(i),
+                global_write: gw.value(i),
+                data_events: de.value(i),
+                other_events: oe.value(i),
+                log_files: lf.value(i),
+                bytes: by.value(i),
+                first_event: first[i].unwrap_or(i64::MAX),
+                last_event: last[i].unwrap_or(i64::MIN),
+                max_delivery_lag_s: lag.value(i),
+                late_events: le.value(i),
+                mismatched_events: me.value(i),
+                unreadable_files: uf.value(i),
+            };
+            each(
+                acc.value(i),
+                reg.value(i),
+                hour[i].unwrap_or(0),
+                counters,
+                attested.value(i),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Every row of `trail_changes.parquet`, whole, in table order.
+pub fn read_trail_changes(dir: &Path) -> Result<Vec<crate::coverage::TrailChange>> {
+    let mut rows = Vec::new();
+    read_table(dir, "trail_changes.parquet", |b| {
+        let c = Columns { batch: b };
+        let t = c.times("event_time")?;
+        let s = |n: &str| c.strings(n);
+        let (acc, reg, id, src, name, awsr) = (
+            s("account_id")?,
+            s("region")?,
+            s("event_id")?,
+            s("event_source")?,
+            s("event_name")?,
+            s("aws_region")?,
+        );
+        let (actor, atype, ip, ua, result, err) = (
+            s("actor")?,
+            s("actor_type")?,
+            s("source_ip")?,
+            s("user_agent")?,
+            s("result")?,
+            s("error_message")?,
+        );
+        let (target, params, file) = (s("target")?, s("request_parameters")?, s("log_file")?);
+        for (i, t) in t.iter().enumerate() {
+            rows.push(crate::coverage::TrailChange {
+                event_time: t.unwrap_or(0),
+                account_id: acc.value(i).to_owned(),
+                region: reg.value(i).to_owned(),
+                event_id: opt(&id, i),
+                event_source: src.value(i).to_owned(),
+                event_name: name.value(i).to_owned(),
+                aws_region: opt(&awsr, i),
+                actor: opt(&actor, i),
+                actor_type: opt(&atype, i),
+                source_ip: opt(&ip, i),
+                user_agent: opt(&ua, i),
+                result: result.value(i).to_owned(),
+                error_message: opt(&err, i),
+                target: opt(&target, i),
+                request_parameters: opt(&params, i),
+                log_file: file.value(i).to_owned(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
 /// One gap row read back.
 #[derive(Debug, Clone)]
 pub struct GapRow {

@@ -267,7 +267,7 @@ pub fn create_dir(dir: &Path) -> Result<()> {
 }
 
 /// Writes a JSON document into the evidence directory.
-fn write_json(dir: &Path, name: &str, doc: &impl Serialize) -> Result<()> {
+pub(crate) fn write_json(dir: &Path, name: &str, doc: &impl Serialize) -> Result<()> {
     let path = dir.join(name);
     let mut body = serde_json::to_vec_pretty(doc)
         .map_err(|e| Error::with_source(ErrorKind::Output, format!("cannot encode {name}"), e))?;

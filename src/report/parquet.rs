@@ -639,7 +639,7 @@ impl FilesWriter {
             for (i, group) in runs.chunks(self.fan_in).enumerate() {
                 let path = self.dir.join(format!(".files-run-{level}-{i}.parquet"));
                 let mut w = TableWriter::create_at(&path, Table::Files)?;
-                merge(group, &mut w)?;
+                merge(group, &mut w, true)?;
                 w.close()?;
                 next.push(path);
             }
@@ -647,13 +647,28 @@ impl FilesWriter {
             level += 1;
         }
         let mut w = TableWriter::create(&self.dir, Table::Files)?;
-        merge(&runs, &mut w)?;
+        merge(&runs, &mut w, true)?;
         w.close()
     }
 }
 
 /// Spilled runs merged into `w` in order, in batches of [`BATCH_ROWS`]; the runs are removed.
-fn merge(runs: &[std::path::PathBuf], w: &mut TableWriter) -> Result<()> {
+/// Merges tables of `files.parquet` rows, each in key order (shards' tables), into one
+/// `files.parquet` in key order at `path`, reading a batch of each at a time.
+pub fn merge_files(inputs: &[std::path::PathBuf], path: &Path) -> Result<u64> {
+    if inputs.len() > MERGE_FAN_IN {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("more than {MERGE_FAN_IN} tables to merge at once"),
+        ));
+    }
+    let mut w = TableWriter::create_at(path, Table::Files)?;
+    merge(inputs, &mut w, false)?;
+    w.close()
+}
+
+/// Merges sorted runs into `w`; `spilled`: they are this writer's own runs, removed after.
+fn merge(runs: &[std::path::PathBuf], w: &mut TableWriter, spilled: bool) -> Result<()> {
     let mut readers = runs
         .iter()
         .map(|p| RunReader::open(p))
@@ -678,8 +693,10 @@ fn merge(runs: &[std::path::PathBuf], w: &mut TableWriter) -> Result<()> {
     if !out.is_empty() {
         w.write(file_columns(&out))?;
     }
-    for p in runs {
-        std::fs::remove_file(p).ok();
+    if spilled {
+        for p in runs {
+            std::fs::remove_file(p).ok();
+        }
     }
     Ok(())
 }

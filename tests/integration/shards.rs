@@ -1,5 +1,5 @@
 //! Shards (`--shard K/N`, `--shards N` with the engine's index) on the emulator: N processes
-//! over an organization trail's bucket read every (account, region) cell exactly once, and
+//! over an organization trail's bucket (50 accounts x 17 regions) read every (account, region) cell exactly once, and
 //! together judge what one unsharded run judges.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,8 +87,8 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
     let a = Account::new().await;
     let name = a.bucket("org-logs").await;
     let tmp = tempfile::tempdir().unwrap();
-    // 12 member accounts x 17 regions, two hours, small event counts; one silent region.
-    let accounts: Vec<String> = (0..12)
+    // 50 member accounts x 17 regions, an hour, small event counts; one silent region.
+    let accounts: Vec<String> = (0..50)
         .map(|i| format!("{:012}", 210_000_000_000u64 + i))
         .collect();
     let list = accounts.join(",");
@@ -104,15 +104,15 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
         "--accounts",
         &list,
         "--hours",
-        "2",
+        "1",
         "--events-per-hour",
-        "6",
+        "3",
         "--max-files-per-slot",
         "1",
         "--start",
         "2026-01-01T00:00:00Z",
         "--fault",
-        "silent:eu-west-3:0:2",
+        "silent:eu-west-3:0:1",
         "--public-keys-out",
         keys.to_str().unwrap(),
     ]);
@@ -132,11 +132,11 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
             "--since",
             "2026-01-01T00:00:00Z",
             "--until",
-            "2026-01-01T02:00:00Z",
+            "2026-01-01T01:00:00Z",
             "--public-keys",
             keys.to_str().unwrap(),
             "--max-silence",
-            "2h",
+            "1h",
             "--regions",
             regions.as_str(),
             "--no-progress",
@@ -158,7 +158,7 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
     let (code, s, err) = scan(&whole, &[], &[]);
     assert_eq!(code, 1, "{err}\n{s:#}");
     let (whole_rows, whole_gaps, whole_files) = (coverage(&whole), gaps(&whole), files(&whole));
-    assert_eq!(whole_rows.len(), 12 * 17 * 2);
+    assert_eq!(whole_rows.len(), 50 * 17);
     assert!(
         whole_gaps.iter().any(|g| g.1 == "eu-west-3"),
         "{whole_gaps:#?}"
@@ -202,5 +202,92 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
         assert_eq!(rows, whole_rows, "N = {n}");
         assert_eq!(found, whole_gaps, "N = {n}");
         assert_eq!(read, expected_files, "N = {n}: every log file read once");
+
+        // Merged, the shards are the unsharded run: tables, gaps, verdict.
+        let shard_dirs: Vec<String> = (0..n)
+            .map(|k| tmp.path().join(format!("n{n}-k{k}")).display().to_string())
+            .collect();
+        let merged = tmp.path().join(format!("merged-{n}"));
+        let mut args = vec![
+            "merge",
+            "--format",
+            "json",
+            "--out",
+            merged.to_str().unwrap(),
+        ];
+        args.extend(shard_dirs.iter().map(String::as_str));
+        let res = a.run(&args);
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(1), "{err}");
+        let m: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+        assert_eq!(coverage(&merged), whole_rows, "merged N = {n}");
+        assert_eq!(gaps(&merged), whole_gaps, "merged N = {n}");
+        assert_eq!(files(&merged), whole_files, "merged N = {n}: in key order");
+        assert_eq!(m["verdict"], s["verdict"]);
+        assert_eq!(m["exit_code"], s["exit_code"]);
+        for key in [
+            "regions_by_status",
+            "totals",
+            "expected_regions",
+            "window_start",
+        ] {
+            assert_eq!(m["outcome"][key], s["outcome"][key], "{key}");
+        }
+        for key in ["digests_found", "hours_by_status", "in_use"] {
+            assert_eq!(
+                m["outcome"]["digests"][key], s["outcome"]["digests"][key],
+                "{key}"
+            );
+        }
+        assert_eq!(
+            m["outcome"]["stats"]["log_files_read"],
+            s["outcome"]["stats"]["log_files_read"]
+        );
+        assert_eq!(
+            m["parameters"]["merged_from"].as_array().unwrap().len(),
+            n as usize
+        );
+        let check = a.run(&["verify-evidence", merged.to_str().unwrap()]);
+        assert_eq!(check.status.code(), Some(0));
+        assert!(merged.join("report.html").is_file());
+
+        // Refused, naming the shard: one missing, one twice.
+        let refused = |dirs: &[&str], what: &str| {
+            let out = tmp.path().join("refused");
+            let mut args = vec!["merge", "--out", out.to_str().unwrap()];
+            args.extend_from_slice(dirs);
+            let res = a.run(&args);
+            let err = String::from_utf8_lossy(&res.stderr).into_owned();
+            assert_eq!(res.status.code(), Some(2), "{err}");
+            assert!(err.contains(what), "{what}: {err}");
+            assert!(!out.exists());
+        };
+        let d: Vec<&str> = shard_dirs.iter().map(String::as_str).collect();
+        refused(&d[1..], &format!("shard 0/{n} missing"));
+        let mut twice = d.clone();
+        twice.push(d[1]);
+        refused(&twice, &format!("shard 1/{n} twice"));
     }
+    // Shards of different splits, or changed since their manifest, are refused too.
+    let n3 = tmp.path().join("n3-k0");
+    let n8 = tmp.path().join("n8-k1");
+    let res = a.run(&[
+        "merge",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        n3.to_str().unwrap(),
+        n8.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("not the same number of shards"));
+    std::fs::write(n3.join("gaps.parquet"), b"changed").unwrap();
+    let mut args = vec![
+        "merge".to_owned(),
+        "--out".to_owned(),
+        tmp.path().join("y").display().to_string(),
+    ];
+    args.extend((0..3).map(|k| tmp.path().join(format!("n3-k{k}")).display().to_string()));
+    let res = a.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("does not match its manifest.json"));
 }

@@ -1,0 +1,580 @@
+//! `trailproof merge SHARD_DIR... --out DIR`: the evidence of N shards (`scan --shard K/N`)
+//! combined into the evidence of one run, equal to what one unsharded run writes.
+//!
+//! Each shard directory must pass its own manifest, name a distinct shard of the same N, and
+//! have the same command, source, window and parameters; anything else is refused (exit 2),
+//! naming the shard. Shards own disjoint (account, region) cells, so the tables combine
+//! without judging anything again: coverage rows (the aggregate rebuilt from them, as the run
+//! held it), gaps, files (merged in key order), trail changes (merged in time order, the
+//! earliest kept), silent stretches; per-cell results and the verdict follow from the rows and
+//! gaps exactly as a run derives them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::coverage::{Aggregate, Counters, Evidence, Gap, GapKind, RegionResult, RegionStatus};
+use crate::error::{Error, ErrorKind, Result};
+use crate::report::evidence::{self, Run};
+use crate::report::parquet::Table;
+use crate::report::summary::{ScanView, Summary};
+use crate::report::{OutputFile, RunOutcome};
+use crate::shard::Shard;
+
+use super::Outcome;
+
+/// Validated settings of `merge`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub shards: Vec<PathBuf>,
+    pub out_dir: PathBuf,
+    pub publish: Option<crate::pipeline::Publish>,
+    pub summary_line: bool,
+    pub format: crate::report::Format,
+    pub aws: crate::aws::AwsSettings,
+}
+
+/// One shard's evidence, read and checked.
+struct ShardDir {
+    dir: PathBuf,
+    run: Run,
+    shard: Shard,
+}
+
+fn refuse(message: String) -> Error {
+    Error::new(ErrorKind::Usage, message)
+}
+
+/// What must be equal across the shards: the command, the outcome's frame and the parameters
+/// (but the shard).
+fn frame(run: &Run) -> serde_json::Value {
+    let mut parameters = run.doc["parameters"].clone();
+    if let Some(p) = parameters.as_object_mut() {
+        p.remove("shard");
+    }
+    let o = &run.doc["outcome"];
+    serde_json::json!({
+        "command": run.command,
+        "source": o["source"],
+        "window_start": o["window_start"],
+        "window_end": o["window_end"],
+        "global_region": o["global_region"],
+        "dense": o["dense"],
+        "parameters": parameters,
+    })
+}
+
+/// Reads every shard directory and checks that together they are exactly shards 0..N of one
+/// run.
+fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardDir>> {
+    let mut shards: Vec<ShardDir> = Vec::new();
+    for dir in dirs {
+        let check = crate::report::manifest::verify(dir, None)?;
+        if check.exit_code != 0 {
+            return Err(refuse(format!(
+                "{}: does not match its manifest.json ({}): run `trailproof verify-evidence` on it",
+                dir.display(),
+                check.problems.join("; ")
+            )));
+        }
+        let run = Run::read(dir)?;
+        if run.command != "scan" {
+            return Err(refuse(format!(
+                "{}: a `{}` run; merge combines `scan --shard K/N` runs",
+                dir.display(),
+                run.command
+            )));
+        }
+        let Some(shard) = run.doc["parameters"]["shard"].as_str() else {
+            return Err(refuse(format!(
+                "{}: not a shard (its run had no --shard)",
+                dir.display()
+            )));
+        };
+        let shard = Shard::parse(shard)?;
+        if dir.join(Table::Events.file_name()).exists() {
+            return Err(refuse(format!(
+                "{}: has events.parquet; merge does not combine events (run shards without --events)",
+                dir.display()
+            )));
+        }
+        if let Some(first) = shards.first() {
+            if shard.count != first.shard.count {
+                return Err(refuse(format!(
+                    "{} is shard {shard}, {} is shard {}: not the same number of shards",
+                    dir.display(),
+                    first.dir.display(),
+                    first.shard
+                )));
+            }
+            let (mine, theirs) = (frame(&run), frame(&first.run));
+            if mine != theirs {
+                let differ: Vec<String> = [
+                    "command",
+                    "source",
+                    "window_start",
+                    "window_end",
+                    "global_region",
+                    "dense",
+                    "expected_accounts",
+                ]
+                .iter()
+                .filter(|k| mine[**k] != theirs[**k])
+                .map(|k| k.to_string())
+                .chain(
+                    mine["parameters"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, v)| theirs["parameters"][k.as_str()] != **v)
+                        .map(|(k, _)| format!("--{}", k.replace('_', "-"))),
+                )
+                .collect();
+                return Err(refuse(format!(
+                    "{} ran with other parameters, another source or another window than {} ({} differ)",
+                    dir.display(),
+                    first.dir.display(),
+                    differ.join(", ")
+                )));
+            }
+        }
+        if let Some(twin) = shards.iter().find(|s| s.shard == shard) {
+            return Err(refuse(format!(
+                "shard {shard} twice: {} and {}",
+                twin.dir.display(),
+                dir.display()
+            )));
+        }
+        shards.push(ShardDir {
+            dir: dir.clone(),
+            run,
+            shard,
+        });
+    }
+    let Some(first) = shards.first() else {
+        return Err(refuse(
+            "merge needs the shards' evidence directories".into(),
+        ));
+    };
+    let present: BTreeSet<u32> = shards.iter().map(|s| s.shard.index).collect();
+    let missing: Vec<String> = (0..first.shard.count)
+        .filter(|k| !present.contains(k))
+        .map(|k| format!("{k}/{}", first.shard.count))
+        .collect();
+    if !missing.is_empty() {
+        return Err(refuse(format!("shard {} missing", missing.join(", "))));
+    }
+    shards.sort_by_key(|s| s.shard.index);
+    Ok(shards)
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sums the numbers of JSON objects key by key (nested objects too).
+fn add_json(into: &mut serde_json::Value, from: &serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(mine) => add_json(mine, v),
+                    None => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (a @ serde_json::Value::Number(_), serde_json::Value::Number(b)) => {
+            *a = (a.as_u64().unwrap_or(0) + b.as_u64().unwrap_or(0)).into();
+        }
+        _ => {}
+    }
+}
+
+/// The shards' digest summaries as one: counts summed, keys, notes and regions combined.
+fn merged_digests(shards: &[ShardDir]) -> Option<serde_json::Value> {
+    let all: Vec<&serde_json::Value> = shards
+        .iter()
+        .map(|s| &s.run.doc["outcome"]["digests"])
+        .filter(|d| d.is_object())
+        .collect();
+    let first = (*all.first()?).clone();
+    let mut merged = first.clone();
+    for key in ["keys", "notes", "regions"] {
+        let mut seen = BTreeSet::new();
+        let mut items: Vec<serde_json::Value> = all
+            .iter()
+            .flat_map(|d| d[key].as_array().cloned().unwrap_or_default())
+            .filter(|v| seen.insert(v.to_string()))
+            .collect();
+        if key == "regions" {
+            items.sort_by(|a, b| {
+                (a["account_id"].as_str(), a["region"].as_str())
+                    .cmp(&(b["account_id"].as_str(), b["region"].as_str()))
+            });
+        }
+        merged[key] = items.into();
+    }
+    for d in &all[1..] {
+        for key in [
+            "digests_found",
+            "backfill_digests",
+            "verified_via_successor",
+            "digests_by_status",
+            "hours_by_status",
+        ] {
+            add_json(&mut merged[key], &d[key]);
+        }
+        merged["in_use"] = (merged["in_use"].as_bool().unwrap_or(false)
+            || d["in_use"].as_bool().unwrap_or(false))
+        .into();
+    }
+    Some(merged)
+}
+
+/// The typed part of the merged digest summary that the verdict and the text need.
+fn digest_summary(v: &serde_json::Value) -> Option<crate::integrity::DigestSummary> {
+    use crate::integrity::digest::Status;
+    const STATUSES: [Status; 8] = [
+        Status::Valid,
+        Status::Empty,
+        Status::Unverified,
+        Status::Pending,
+        Status::Unreadable,
+        Status::Gap,
+        Status::Missing,
+        Status::Invalid,
+    ];
+    let by = |m: &serde_json::Value| -> BTreeMap<&'static str, usize> {
+        STATUSES
+            .iter()
+            .filter_map(|s| Some((s.as_str(), m[s.as_str()].as_u64()? as usize)))
+            .collect()
+    };
+    let n = |k: &str| v[k].as_u64().unwrap_or(0) as usize;
+    Some(crate::integrity::DigestSummary {
+        mode: match v["mode"].as_str()? {
+            "off" => crate::integrity::DigestMode::Off,
+            "require" => crate::integrity::DigestMode::Require,
+            _ => crate::integrity::DigestMode::On,
+        },
+        in_use: v["in_use"].as_bool().unwrap_or(false),
+        digests_found: n("digests_found"),
+        backfill_digests: n("backfill_digests"),
+        digests_by_status: by(&v["digests_by_status"]),
+        verified_via_successor: n("verified_via_successor"),
+        hours_by_status: by(&v["hours_by_status"]),
+        keys: Vec::new(),
+        notes: strings(&v["notes"]),
+        regions: Vec::new(),
+    })
+}
+
+/// The shards' run statistics, summed.
+fn stats(shards: &[ShardDir]) -> crate::report::Stats {
+    let mut sum = serde_json::json!({});
+    for s in shards {
+        add_json(&mut sum, &s.run.doc["outcome"]["stats"]);
+    }
+    let n = |k: &str| sum[k].as_u64().unwrap_or(0);
+    crate::report::Stats {
+        objects_listed: n("objects_listed"),
+        log_files_read: n("log_files_read"),
+        log_files_unreadable: n("log_files_unreadable"),
+        objects_skipped: n("objects_skipped"),
+        compressed_bytes: n("compressed_bytes"),
+        decompressed_bytes: n("decompressed_bytes"),
+        events: n("events"),
+        events_outside_window: n("events_outside_window"),
+        events_bad_time: n("events_bad_time"),
+        events_after_delivery: n("events_after_delivery"),
+        log_files_by_digest_status: crate::integrity::digest::LogStatus::ALL
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.as_str(),
+                    sum["log_files_by_digest_status"][s.as_str()].as_u64()?,
+                ))
+            })
+            .collect(),
+    }
+}
+
+pub async fn run(config: Config) -> Result<Outcome> {
+    let shards = read_shards(&config.shards)?;
+    let staging = crate::report::staging::Staging::begin(&config.out_dir)?;
+    let out = staging.path().to_owned();
+    crate::report::create_dir(&out)?;
+    let first = &shards[0].run;
+    let o = &first.doc["outcome"];
+    let window = first.window;
+    let dense = o["dense"].as_bool().unwrap_or(true);
+
+    // The aggregate as the unsharded run held it, and the hours valid digests vouched for.
+    let mut agg = Aggregate::default();
+    let mut attested: BTreeSet<(String, String, i64)> = BTreeSet::new();
+    let mut regions_seen: BTreeSet<String> = BTreeSet::new();
+    let mut accounts_seen: BTreeSet<String> = BTreeSet::new();
+    let (mut regions_equal, mut accounts_equal) = (true, true);
+    for s in &shards {
+        evidence::for_each_coverage(&s.dir, |a, r, h, c: Counters, at| {
+            if at {
+                attested.insert((a.to_owned(), r.to_owned(), h));
+            }
+            agg.cells
+                .entry(a.to_owned())
+                .or_default()
+                .entry(r.to_owned())
+                .or_default()
+                .insert(h, c);
+        })?;
+        let listed = strings(&s.run.doc["outcome"]["expected_regions"]);
+        regions_equal &= listed == strings(&o["expected_regions"]);
+        regions_seen.extend(listed);
+        let listed = strings(&s.run.doc["outcome"]["expected_accounts"]);
+        accounts_equal &= listed == strings(&o["expected_accounts"]);
+        accounts_seen.extend(listed);
+    }
+    // Lists given are the same in every shard; lists found in the layout are each shard's
+    // own (the run sorts what it finds).
+    let accounts: Vec<String> = if accounts_equal {
+        strings(&o["expected_accounts"])
+    } else {
+        accounts_seen.into_iter().collect()
+    };
+    let regions: Vec<String> = if regions_equal {
+        strings(&o["expected_regions"])
+    } else {
+        regions_seen.into_iter().collect()
+    };
+
+    let mut gaps: Vec<Gap> = Vec::new();
+    for s in &shards {
+        let mut bad = None;
+        evidence::for_each_gap(&s.dir, |g| {
+            match GapKind::from_names(&g.category, &g.kind) {
+                Some(kind) => gaps.push(Gap::new(
+                    g.account_id,
+                    g.region,
+                    kind,
+                    (g.start, g.end),
+                    g.detail,
+                )),
+                None => bad = Some(format!("{}/{}", g.category, g.kind)),
+            }
+        })?;
+        if let Some(kind) = bad {
+            return Err(refuse(format!(
+                "{}: gaps.parquet holds a kind this trailproof does not know: {kind}",
+                s.dir.display()
+            )));
+        }
+    }
+    crate::coverage::gaps::sort(&mut gaps);
+
+    // Per cell, as a run derives it: a definite gap is a gap; else anything unknown (a gap row
+    // of an unknown kind, an unreadable file) is unknown; else proven.
+    let mut by_cell: BTreeMap<(&str, &str), (usize, bool)> = BTreeMap::new();
+    for g in &gaps {
+        let e = by_cell.entry((&g.account_id, &g.region)).or_default();
+        e.0 += 1;
+        e.1 |= !g.kind.is_unknown();
+    }
+    let empty = crate::coverage::aggregate::Hours::new();
+    let mut results = Vec::new();
+    for a in &accounts {
+        for r in &regions {
+            let hours = agg.cells.get(a).and_then(|m| m.get(r)).unwrap_or(&empty);
+            let mut totals = Counters::default();
+            for c in hours.values() {
+                totals.merge(c);
+            }
+            let (count, definite) = by_cell
+                .get(&(a.as_str(), r.as_str()))
+                .copied()
+                .unwrap_or_default();
+            let status = if definite {
+                RegionStatus::Gap
+            } else if count > 0 || totals.unreadable_files > 0 {
+                RegionStatus::Unknown
+            } else {
+                RegionStatus::Proven
+            };
+            results.push(RegionResult {
+                account_id: a.clone(),
+                region: r.clone(),
+                status,
+                totals,
+                gaps: count,
+                silent_since: None,
+            });
+        }
+    }
+    let verdict = Evidence::of(&results, &gaps);
+
+    // The tables.
+    let coverage_rows = crate::report::parquet::write_coverage(
+        &out.join(Table::Coverage.file_name()),
+        crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense, None).map(
+            |(a, r, h, c)| {
+                let at = attested.contains(&(a.to_owned(), r.to_owned(), h));
+                (a, r, h, c, at)
+            },
+        ),
+    )?;
+    let gaps_rows = crate::report::parquet::write_gaps(&out.join(Table::Gaps.file_name()), &gaps)?;
+    let files: Vec<PathBuf> = shards.iter().map(|s| s.dir.join("files.parquet")).collect();
+    let files_rows =
+        crate::report::parquet::merge_files(&files, &out.join(Table::Files.file_name()))?;
+    let mut changes = crate::coverage::TrailChanges::default();
+    for s in &shards {
+        let rows = evidence::read_trail_changes(&s.dir)?;
+        let total = s.run.doc["trail_changes_total"].as_u64().unwrap_or(0);
+        changes.dropped += total.saturating_sub(rows.len() as u64);
+        for r in rows {
+            changes.push(r);
+        }
+    }
+    changes.settle();
+    let changes_rows = crate::report::parquet::write_trail_changes(
+        &out.join(Table::TrailChanges.file_name()),
+        &changes.rows,
+    )?;
+    let silence_rows = if dense {
+        None
+    } else {
+        let rows =
+            crate::coverage::evaluate::silent_stretches_of(&agg, &accounts, &regions, window, None);
+        Some(crate::report::parquet::write_silences(
+            &out.join(Table::Silences.file_name()),
+            rows,
+        )?)
+    };
+    let mut outputs = vec![
+        OutputFile::hashed(&out, "coverage.parquet", Some(coverage_rows))?,
+        OutputFile::hashed(&out, "gaps.parquet", Some(gaps_rows))?,
+        OutputFile::hashed(&out, "files.parquet", Some(files_rows))?,
+    ];
+    if let Some(n) = silence_rows {
+        outputs.push(OutputFile::hashed(&out, "silences.parquet", Some(n))?);
+    }
+    outputs.push(OutputFile::hashed(
+        &out,
+        "trail_changes.parquet",
+        Some(changes_rows),
+    )?);
+
+    let digests_json = merged_digests(&shards);
+    let mismatches: Vec<crate::report::AccountMismatch> = shards
+        .iter()
+        .flat_map(|s| {
+            s.run.doc["outcome"]["account_mismatches"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|m| crate::report::AccountMismatch {
+            account_id: m["account_id"].as_str().unwrap_or_default().to_owned(),
+            region: m["region"].as_str().unwrap_or_default().to_owned(),
+            events: m["events"].as_u64().unwrap_or(0),
+            recipient_accounts: strings(&m["recipient_accounts"]),
+        })
+        .collect();
+    let outcome = RunOutcome {
+        evidence: verdict,
+        source: first.source.clone(),
+        window_start: o["window_start"].as_str().unwrap_or_default().to_owned(),
+        window_end: o["window_end"].as_str().unwrap_or_default().to_owned(),
+        expected_accounts: accounts.clone(),
+        expected_regions: regions.clone(),
+        global_region: first.global_region.clone(),
+        stats: stats(&shards),
+        totals: crate::report::Totals::of(&agg),
+        dense,
+        regions: results,
+        gaps,
+        outputs,
+        digests: digests_json.as_ref().and_then(digest_summary),
+        account_mismatches: mismatches,
+        trail_changes: changes.rows,
+        trail_changes_dropped: changes.dropped,
+        regions_given: first.doc["parameters"]["regions"].is_array(),
+        silence_checked: first.doc["parameters"]["max_silence_s"].is_number(),
+    };
+    let code = verdict.exit_code();
+    let mut parameters = first.doc["parameters"].clone();
+    parameters["shard"] = serde_json::Value::Null;
+    parameters["merged_from"] = shards
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "shard": s.shard.to_string(),
+                "dir": s.dir.display().to_string(),
+                "manifest_sha256": evidence::hash_file(&s.dir.join(evidence::MANIFEST)).ok().map(|(_, h)| h),
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    let summary = Summary::new(
+        "scan",
+        Some(&outcome),
+        verdict.as_str().to_owned(),
+        code,
+        parameters,
+        None,
+    );
+    summary.write(&out)?;
+    if let Some(d) = digests_json {
+        // The whole digest summary (keys and per-region chains too), as the shards wrote it.
+        let path = out.join("summary.json");
+        let mut doc: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&path)
+                .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read summary.json", e))?,
+        )
+        .map_err(|e| Error::with_source(ErrorKind::Output, "cannot read summary.json", e))?;
+        doc["outcome"]["digests"] = d;
+        crate::report::write_json(&out, "summary.json", &doc)?;
+    }
+    crate::report::pack::write(&out)?;
+    staging.commit()?;
+    let (dir, line) = super::finish(
+        &config.out_dir,
+        config.publish.as_ref(),
+        &config.aws,
+        config.summary_line,
+        "merge",
+        window,
+    )
+    .await?;
+    let view = ScanView {
+        outcome: &outcome,
+        summary: &summary,
+        dir: &dir,
+    };
+    super::print(config.format, &view, line)?;
+    Ok(Outcome { exit_code: code })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_summed_key_by_key() {
+        let mut a = serde_json::json!({"x": 1, "m": {"valid": 2}});
+        add_json(
+            &mut a,
+            &serde_json::json!({"x": 2, "m": {"valid": 1, "gap": 4}, "y": 7}),
+        );
+        assert_eq!(
+            a,
+            serde_json::json!({"x": 3, "m": {"valid": 3, "gap": 4}, "y": 7})
+        );
+    }
+}
