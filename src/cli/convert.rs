@@ -21,13 +21,15 @@ impl TryFrom<Command> for Invocation {
             Command::Validate(a) => Invocation::Validate(a.try_into()?),
             Command::Merge(a) => {
                 let (out_dir, publish) = out_dir(&a.out.out)?;
+                let check: commands::check::Config = a.check_args.try_into()?;
                 Invocation::Merge(commands::merge::Config {
                     shards: a.shards,
                     out_dir,
                     publish,
                     summary_line: a.out.summary_line,
-                    format: a.format.format,
-                    aws: a.aws.try_into()?,
+                    format: check.format,
+                    aws: check.aws.clone(),
+                    check: a.check.then_some(check),
                 })
             }
             Command::Report(a) => Invocation::Report(commands::report::Config {

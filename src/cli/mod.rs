@@ -61,18 +61,22 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// The shards' evidence directories (local), one per shard.
-    #[arg(value_name = "SHARD_DIR", required = true)]
-    pub shards: Vec<std::path::PathBuf>,
+    /// The shards' evidence: local directories, published shard folders
+    /// (`s3://bucket/prefix/run=…/shard=K`), or a published run folder whose `shard=K/`
+    /// folders are the shards (`s3://bucket/prefix/run=…`).
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<String>,
+
+    /// Run the configuration check here, once for all shards (as `verify` does): the merged
+    /// result is then `verify`'s, the configuration verdict beside the shards' evidence.
+    #[arg(long)]
+    pub check: bool,
 
     #[command(flatten)]
     pub out: OutArgs,
 
     #[command(flatten)]
-    pub format: FormatArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub check_args: CheckArgs,
 }
 
 /// The time window of the log phase.

@@ -25,17 +25,23 @@ use super::Outcome;
 /// Validated settings of `merge`.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub shards: Vec<PathBuf>,
+    /// Local directories, or `s3://bucket/prefix`: a published shard folder, or a run folder
+    /// whose `shard=K/` folders are the shards.
+    pub shards: Vec<String>,
     pub out_dir: PathBuf,
     pub publish: Option<crate::pipeline::Publish>,
     pub summary_line: bool,
     pub format: crate::report::Format,
     pub aws: crate::aws::AwsSettings,
+    /// `--check`: the configuration check, run once here.
+    pub check: Option<super::check::Config>,
 }
 
 /// One shard's evidence, read and checked.
 struct ShardDir {
     dir: PathBuf,
+    /// As given (a local directory, or the published folder it was downloaded from).
+    name: String,
     run: Run,
     shard: Shard,
 }
@@ -65,14 +71,14 @@ fn frame(run: &Run) -> serde_json::Value {
 
 /// Reads every shard directory and checks that together they are exactly shards 0..N of one
 /// run.
-fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardDir>> {
+fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
     let mut shards: Vec<ShardDir> = Vec::new();
-    for dir in dirs {
+    for (dir, name) in dirs {
         let check = crate::report::manifest::verify(dir, None)?;
         if check.exit_code != 0 {
             return Err(refuse(format!(
                 "{}: does not match its manifest.json ({}): run `trailproof verify-evidence` on it",
-                dir.display(),
+                name,
                 check.problems.join("; ")
             )));
         }
@@ -80,30 +86,27 @@ fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardDir>> {
         if run.command != "scan" {
             return Err(refuse(format!(
                 "{}: a `{}` run; merge combines `scan --shard K/N` runs",
-                dir.display(),
-                run.command
+                name, run.command
             )));
         }
         let Some(shard) = run.doc["parameters"]["shard"].as_str() else {
             return Err(refuse(format!(
                 "{}: not a shard (its run had no --shard)",
-                dir.display()
+                name
             )));
         };
         let shard = Shard::parse(shard)?;
         if dir.join(Table::Events.file_name()).exists() {
             return Err(refuse(format!(
                 "{}: has events.parquet; merge does not combine events (run shards without --events)",
-                dir.display()
+                name
             )));
         }
         if let Some(first) = shards.first() {
             if shard.count != first.shard.count {
                 return Err(refuse(format!(
                     "{} is shard {shard}, {} is shard {}: not the same number of shards",
-                    dir.display(),
-                    first.dir.display(),
-                    first.shard
+                    name, first.name, first.shard
                 )));
             }
             let (mine, theirs) = (frame(&run), frame(&first.run));
@@ -131,8 +134,8 @@ fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardDir>> {
                 .collect();
                 return Err(refuse(format!(
                     "{} ran with other parameters, another source or another window than {} ({} differ)",
-                    dir.display(),
-                    first.dir.display(),
+                    name,
+                    first.name,
                     differ.join(", ")
                 )));
             }
@@ -140,12 +143,12 @@ fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardDir>> {
         if let Some(twin) = shards.iter().find(|s| s.shard == shard) {
             return Err(refuse(format!(
                 "shard {shard} twice: {} and {}",
-                twin.dir.display(),
-                dir.display()
+                twin.name, name
             )));
         }
         shards.push(ShardDir {
             dir: dir.clone(),
+            name: name.clone(),
             run,
             shard,
         });
@@ -306,8 +309,123 @@ fn stats(shards: &[ShardDir]) -> crate::report::Stats {
     }
 }
 
+/// Removes a download area when dropped.
+struct Area(PathBuf);
+
+impl Drop for Area {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// The shards' directories: local ones as given; published ones (`s3://…`) downloaded into
+/// `area`, one folder each.
+async fn fetch_shards(
+    sources: &[String],
+    area: &std::path::Path,
+    aws: &crate::aws::AwsSettings,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut dirs = Vec::new();
+    for source in sources {
+        if !source.starts_with("s3://") {
+            dirs.push((PathBuf::from(source), source.clone()));
+            continue;
+        }
+        let parsed: crate::source::Source = source.parse().map_err(Error::usage)?;
+        let crate::source::Source::S3 { bucket, prefix } = parsed else {
+            unreachable!("an s3:// source");
+        };
+        let sdk = crate::aws::sdk_config(aws).await;
+        let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
+        let store = crate::source::Store::open(
+            &crate::source::Source::S3 {
+                bucket: bucket.clone(),
+                prefix: None,
+            },
+            Some(s3.clone()),
+        )?;
+        let base = prefix
+            .as_deref()
+            .map(|p| format!("{}/", p.trim_end_matches('/')))
+            .unwrap_or_default();
+        let keys = store
+            .list_keys(&base)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Aws, format!("cannot list {source}: {e}")))?;
+        let manifest = evidence::MANIFEST;
+        // The folders holding a manifest: this one, or its `shard=K/` folders.
+        let mut folders: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_suffix(manifest))
+            .filter(|f| {
+                let rest = &f[base.len().min(f.len())..];
+                rest.is_empty() || (rest.starts_with("shard=") && rest.matches('/').count() == 1)
+            })
+            .map(str::to_owned)
+            .collect();
+        folders.sort();
+        if folders.is_empty() {
+            return Err(refuse(format!(
+                "{source}: no published evidence (no manifest.json in it or in its shard=K/ folders)"
+            )));
+        }
+        for folder in folders {
+            let dir = area.join(format!("shard-{}", dirs.len()));
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::with_source(ErrorKind::Io, "cannot create the download area", e)
+            })?;
+            for key in keys.iter().filter(|k| {
+                k.strip_prefix(folder.as_str())
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+            }) {
+                let name = &key[folder.len()..];
+                let got = s3
+                    .get_object()
+                    .bucket(&bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Aws,
+                            format!(
+                                "cannot read s3://{bucket}/{key}: {}",
+                                crate::aws::ApiFailure::from_sdk("s3:GetObject", None, &e)
+                                    .summary()
+                            ),
+                        )
+                    })?;
+                let mut body = got.body.into_async_read();
+                let path = dir.join(name);
+                let mut file = tokio::fs::File::create(&path).await.map_err(|e| {
+                    Error::with_source(ErrorKind::Io, format!("cannot write {}", path.display()), e)
+                })?;
+                tokio::io::copy(&mut body, &mut file).await.map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Aws,
+                        format!("cannot read s3://{bucket}/{key}"),
+                        e,
+                    )
+                })?;
+            }
+            dirs.push((
+                dir,
+                format!("s3://{bucket}/{}", folder.trim_end_matches('/')),
+            ));
+        }
+    }
+    Ok(dirs)
+}
+
 pub async fn run(config: Config) -> Result<Outcome> {
-    let shards = read_shards(&config.shards)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let area =
+        Area(std::env::temp_dir().join(format!("trailproof-merge-{}-{nanos}", std::process::id())));
+    let dirs = fetch_shards(&config.shards, &area.0, &config.aws).await?;
+    let shards = read_shards(&dirs)?;
     let staging = crate::report::staging::Staging::begin(&config.out_dir)?;
     let out = staging.path().to_owned();
     crate::report::create_dir(&out)?;
@@ -372,7 +490,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         if let Some(kind) = bad {
             return Err(refuse(format!(
                 "{}: gaps.parquet holds a kind this trailproof does not know: {kind}",
-                s.dir.display()
+                s.name
             )));
         }
     }
@@ -507,7 +625,35 @@ pub async fn run(config: Config) -> Result<Outcome> {
         regions_given: first.doc["parameters"]["regions"].is_array(),
         silence_checked: first.doc["parameters"]["max_silence_s"].is_number(),
     };
-    let code = verdict.exit_code();
+    // `--check`: the configuration verdict, once for all shards.
+    let checked = match &config.check {
+        Some(c) => {
+            let sdk = crate::aws::sdk_config(&c.aws).await;
+            let clients = crate::aws::CheckClients::from_sdk_config(&sdk);
+            Some(crate::check::run(&clients, &c.options).await)
+        }
+        None => None,
+    };
+    let (command, verdict_name, code, report) = match (&checked, &config.check) {
+        (Some((facts, eval)), Some(c)) => {
+            let view = crate::report::check::CheckView {
+                facts,
+                eval,
+                opts: &c.options,
+            };
+            let report = serde_json::to_value(view.report()).map_err(|e| {
+                Error::with_source(ErrorKind::Output, "cannot encode the check report", e)
+            })?;
+            let (v, code) = super::verify::combine(eval.verdict, Some(&outcome));
+            ("verify", v, code, Some(report))
+        }
+        _ => (
+            "scan",
+            verdict.as_str().to_owned(),
+            verdict.exit_code(),
+            None,
+        ),
+    };
     let mut parameters = first.doc["parameters"].clone();
     parameters["shard"] = serde_json::Value::Null;
     parameters["merged_from"] = shards
@@ -515,19 +661,19 @@ pub async fn run(config: Config) -> Result<Outcome> {
         .map(|s| {
             serde_json::json!({
                 "shard": s.shard.to_string(),
-                "dir": s.dir.display().to_string(),
+                "source": s.name,
                 "manifest_sha256": evidence::hash_file(&s.dir.join(evidence::MANIFEST)).ok().map(|(_, h)| h),
             })
         })
         .collect::<Vec<_>>()
         .into();
     let summary = Summary::new(
-        "scan",
+        command,
         Some(&outcome),
-        verdict.as_str().to_owned(),
+        verdict_name,
         code,
         parameters,
-        None,
+        report,
     );
     summary.write(&out)?;
     if let Some(d) = digests_json {
@@ -552,12 +698,29 @@ pub async fn run(config: Config) -> Result<Outcome> {
         window,
     )
     .await?;
-    let view = ScanView {
-        outcome: &outcome,
-        summary: &summary,
-        dir: &dir,
-    };
-    super::print(config.format, &view, line)?;
+    match (&checked, &config.check) {
+        (Some((facts, eval)), Some(c)) => {
+            let view = crate::report::summary::VerifyView {
+                check: crate::report::check::CheckView {
+                    facts,
+                    eval,
+                    opts: &c.options,
+                },
+                outcome: Some(&outcome),
+                summary: &summary,
+                dir: &dir,
+            };
+            super::print(config.format, &view, line)?;
+        }
+        _ => {
+            let view = ScanView {
+                outcome: &outcome,
+                summary: &summary,
+                dir: &dir,
+            };
+            super::print(config.format, &view, line)?;
+        }
+    }
     Ok(Outcome { exit_code: code })
 }
 

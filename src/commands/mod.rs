@@ -430,7 +430,13 @@ async fn publish(
     } else {
         run.window
     };
-    let folder = run_folder(prefix.as_deref(), window);
+    let mut folder = run_folder(prefix.as_deref(), window);
+    // A shard's evidence goes beside its siblings': `run=START_END/shard=K/`.
+    if let Some(shard) = run.doc["parameters"]["shard"].as_str()
+        && let Ok(shard) = crate::shard::Shard::parse(shard)
+    {
+        folder = format!("{folder}/shard={}", shard.index);
+    }
     let sdk = crate::aws::sdk_config(aws).await;
     let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
     let manifest = crate::report::evidence::MANIFEST;

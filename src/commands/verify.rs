@@ -98,14 +98,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
             Some(crate::pipeline::run(&src, Some(s3), pipeline).await?)
         }
     };
-    let (verdict, code) = match &outcome {
-        None => (eval.verdict.to_string(), eval.verdict.exit_code().max(1)),
-        Some(o) if eval.verdict.exit_code() > 0 => (
-            eval.verdict.to_string(),
-            eval.verdict.exit_code().max(o.evidence.exit_code()),
-        ),
-        Some(o) => (o.evidence.as_str().to_owned(), o.evidence.exit_code()),
-    };
+    let (verdict, code) = combine(eval.verdict, outcome.as_ref());
     let code = match &incremental {
         Some(inc) => inc.exit_code(code),
         None => code,
@@ -170,4 +163,21 @@ pub async fn run(config: Config) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: super::incremental::exit_code(code, advanced),
     })
+}
+
+/// The verdict of `verify` (and of `merge --check`): a configuration that is not PASS decides
+/// (with at least the log phase's exit code); else the log phase's evidence does. Without a
+/// log phase the configuration decides, at least 1.
+pub(crate) fn combine(
+    config: Verdict,
+    outcome: Option<&crate::report::RunOutcome>,
+) -> (String, u8) {
+    match outcome {
+        None => (config.to_string(), config.exit_code().max(1)),
+        Some(o) if config.exit_code() > 0 => (
+            config.to_string(),
+            config.exit_code().max(o.evidence.exit_code()),
+        ),
+        Some(o) => (o.evidence.as_str().to_owned(), o.evidence.exit_code()),
+    }
 }

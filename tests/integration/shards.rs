@@ -291,3 +291,152 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
     assert_eq!(res.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&res.stderr).contains("does not match its manifest.json"));
 }
+
+#[tokio::test]
+async fn shards_published_to_s3_are_merged_from_their_run_folder() {
+    let a = Account::new().await;
+    let logs = a.bucket("logs").await;
+    let evidence = a.bucket("evidence").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys.json");
+    let out = a.run(&[
+        "generate",
+        "--out",
+        &format!("s3://{logs}"),
+        "--endpoint-url",
+        endpoint(),
+        "--accounts",
+        "111122223333,444455556666",
+        "--regions",
+        "us-east-1,eu-west-1,ap-south-1,sa-east-1",
+        "--hours",
+        "2",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--fault",
+        "no-writes:ap-south-1",
+        "--public-keys-out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = format!("s3://{logs}");
+    let scan = |out: &str, extra: &[&str], env: &[(&str, &Path)]| {
+        let mut args = vec![
+            "scan",
+            source.as_str(),
+            "--endpoint-url",
+            endpoint(),
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            "2026-01-01T02:00:00Z",
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--no-progress",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        a.run_with(&args, env)
+    };
+    let whole = tmp.path().join("whole");
+    let res = scan(whole.to_str().unwrap(), &[], &[]);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let published = format!("s3://{evidence}/org");
+    for k in 0..3 {
+        let res = scan(
+            &published,
+            &["--shards", "3"],
+            &[("JOB_COMPLETION_INDEX", Path::new(&k.to_string()))],
+        );
+        let text = String::from_utf8_lossy(&res.stdout);
+        assert!(
+            res.status.code().unwrap() <= 1,
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        assert!(
+            text.contains(&format!(
+                "org/run=20260101T000000Z_20260101T020000Z/shard={k}"
+            )),
+            "{text}"
+        );
+    }
+    let merged = tmp.path().join("merged");
+    let res = a.run(&[
+        "merge",
+        &format!("{published}/run=20260101T000000Z_20260101T020000Z"),
+        "--endpoint-url",
+        endpoint(),
+        "--out",
+        merged.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    let sources: Vec<&str> = m["parameters"]["merged_from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 3, "{m:#}");
+    assert!(sources.iter().all(|s| s.contains("/shard=")), "{sources:?}");
+    assert_eq!(coverage(&merged), coverage(&whole));
+    assert_eq!(gaps(&merged), gaps(&whole));
+    assert!(
+        gaps(&merged)
+            .iter()
+            .any(|g| g.1 == "ap-south-1" && g.2 == "no_events")
+    );
+    assert_eq!(files(&merged), files(&whole));
+
+    // With --check the configuration is checked once, here: the result is verify's.
+    a.trail(crate::util::TrailSpec::mr(
+        "org-trail",
+        crate::util::all_mgmt(),
+    ))
+    .await;
+    let checked = tmp.path().join("checked");
+    let res = a.run(&[
+        "merge",
+        &format!("{published}/run=20260101T000000Z_20260101T020000Z"),
+        "--check",
+        "--endpoint-url",
+        endpoint(),
+        "--out",
+        checked.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let c: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}\n{c:#}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert_eq!(c["command"], "verify");
+    // WARN on the emulator: it has no account:ListRegions (REGIONS_UNVERIFIED).
+    assert!(
+        matches!(c["config"]["verdict"].as_str(), Some("PASS" | "WARN")),
+        "{c:#}"
+    );
+    assert_eq!(c["verdict"], "GAPS");
+    assert_eq!(coverage(&checked), coverage(&whole));
+}
