@@ -288,6 +288,7 @@ fn stats(shards: &[ShardDir]) -> crate::report::Stats {
     let n = |k: &str| sum[k].as_u64().unwrap_or(0);
     crate::report::Stats {
         objects_listed: n("objects_listed"),
+        list_requests: n("list_requests"),
         log_files_read: n("log_files_read"),
         log_files_unreadable: n("log_files_unreadable"),
         objects_skipped: n("objects_skipped"),

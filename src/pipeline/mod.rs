@@ -245,6 +245,7 @@ pub async fn run(
     };
     let seen = listing?;
     stats.objects_listed = listed.load(Ordering::Relaxed);
+    stats.list_requests = crate::source::s3::LIST_REQUESTS.load(Ordering::Relaxed);
     if let Some(i) = integrity {
         // Listed by a valid digest, delivered in the range the scan listed, never seen.
         failures.extend(i.missing_logs(opts.window.deliveries()));

@@ -77,6 +77,9 @@ fn stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Stats {
     pub objects_listed: u64,
+    /// S3 LIST requests sent by the process (pages of every listing, digests' too; 0 for a
+    /// local copy).
+    pub list_requests: u64,
     pub log_files_read: u64,
     pub log_files_unreadable: u64,
     pub objects_skipped: u64,

@@ -9,7 +9,7 @@
 
 pub mod layout;
 mod local;
-mod s3;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -6,6 +6,14 @@ use tokio::sync::mpsc;
 use super::{Entry, ReadError};
 use crate::aws::{ApiFailure, FailureKind};
 
+/// LIST requests sent by this process (every page of every listing), for the run's
+/// statistics: what a listing costs is measured, not estimated.
+pub static LIST_REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn listed_a_page() {
+    LIST_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Lists "folders" under a prefix (delimiter `/`).
 pub(super) async fn list_dirs(
     s3: &aws_sdk_s3::Client,
@@ -21,6 +29,7 @@ pub(super) async fn list_dirs(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
+        listed_a_page();
         let page = page.map_err(|e| ApiFailure::from_sdk("s3:ListBucket", None, &e))?;
         for cp in page.common_prefixes() {
             if let Some(p) = cp.prefix() {
@@ -46,6 +55,7 @@ pub(super) async fn list(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
+        listed_a_page();
         let page = page.map_err(|e| ApiFailure::from_sdk("s3:ListBucket", None, &e).summary())?;
         for obj in page.contents() {
             let Some(key) = obj.key() else { continue };
