@@ -283,6 +283,44 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
         let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope = args.scope.try_into()?;
         parameters["shard"] = pipeline.scope.shard.map(|s| s.to_string()).into();
+        if let Some(shard) = pipeline.scope.shard
+            && pipeline.window.bounds().is_none()
+        {
+            // Each shard would judge the span it happened to observe: not one run's window.
+            return Err(Error::usage(format!(
+                "--shard {shard} needs a window (--since): every shard must judge the same one"
+            )));
+        }
+        // Everything else that changes what a run reads or how it judges (merge compares it
+        // across shards).
+        let keys_sha256 = match &args.pipeline.integrity.keys.public_keys {
+            Some(p) => Some(
+                crate::report::evidence::hash_file(p)
+                    .map_err(|e| Error::usage(format!("--public-keys {}: {e}", p.display())))?
+                    .1,
+            ),
+            None => None,
+        };
+        for (k, v) in [
+            (
+                "digests",
+                serde_json::to_value(args.pipeline.integrity.digests).unwrap_or_default(),
+            ),
+            ("public_keys_sha256", keys_sha256.into()),
+            ("trail", args.pipeline.integrity.keys.trail.clone().into()),
+            ("org_id", pipeline.scope.org_id.clone().into()),
+            ("global_region", pipeline.global_region.clone().into()),
+            ("delivery_grace_s", pipeline.window.delivery_grace_s.into()),
+            ("dense_up_to_h", pipeline.dense_max_hours.into()),
+            ("max_object_bytes", pipeline.max_object_bytes.into()),
+            (
+                "max_decompressed",
+                (pipeline.max_decompressed as u64).into(),
+            ),
+            ("file_hashes", pipeline.file_hashes.into()),
+        ] {
+            parameters[k] = v;
+        }
         pipeline.global_region = match (&args.pipeline.global_region, &pipeline.scope.regions) {
             (Some(g), _) => g.clone(),
             (None, Some(r)) if !r.is_empty() => {

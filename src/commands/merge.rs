@@ -55,7 +55,9 @@ fn refuse(message: String) -> Error {
 fn frame(run: &Run) -> serde_json::Value {
     let mut parameters = run.doc["parameters"].clone();
     if let Some(p) = parameters.as_object_mut() {
+        // Each shard has its own shard and its own state.
         p.remove("shard");
+        p.remove("state");
     }
     let o = &run.doc["outcome"];
     serde_json::json!({
@@ -65,6 +67,9 @@ fn frame(run: &Run) -> serde_json::Value {
         "window_end": o["window_end"],
         "global_region": o["global_region"],
         "dense": o["dense"],
+        // Whether digests took part is decided per run from what it found: shards that
+        // decided differently judged their cells differently than one run would.
+        "digests_in_use": o["digests"]["in_use"],
         "parameters": parameters,
     })
 }
@@ -102,6 +107,12 @@ fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
                 name
             )));
         }
+        if shard.count as usize > crate::report::parquet::MERGE_FAN_IN {
+            return Err(refuse(format!(
+                "{name}: shard {shard}: merge combines at most {} shards",
+                crate::report::parquet::MERGE_FAN_IN
+            )));
+        }
         if let Some(first) = shards.first() {
             if shard.count != first.shard.count {
                 return Err(refuse(format!(
@@ -118,7 +129,7 @@ fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
                     "window_end",
                     "global_region",
                     "dense",
-                    "expected_accounts",
+                    "digests_in_use",
                 ]
                 .iter()
                 .filter(|k| mine[**k] != theirs[**k])
@@ -319,6 +330,16 @@ impl Drop for Area {
     }
 }
 
+/// Makes a directory only its owner can read (mode 0700); one that exists already must be a
+/// directory.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
 /// The shards' directories: local ones as given; published ones (`s3://…`) downloaded into
 /// `area`, one folder each.
 async fn fetch_shards(
@@ -358,6 +379,7 @@ async fn fetch_shards(
         let mut folders: Vec<String> = keys
             .iter()
             .filter_map(|k| k.strip_suffix(manifest))
+            .filter(|f| f.len() >= base.len() && (f.is_empty() || f.ends_with('/')))
             .filter(|f| {
                 let rest = &f[base.len().min(f.len())..];
                 rest.is_empty() || (rest.starts_with("shard=") && rest.matches('/').count() == 1)
@@ -372,9 +394,11 @@ async fn fetch_shards(
         }
         for folder in folders {
             let dir = area.join(format!("shard-{}", dirs.len()));
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                Error::with_source(ErrorKind::Io, "cannot create the download area", e)
-            })?;
+            private_dir(area)
+                .and_then(|()| private_dir(&dir))
+                .map_err(|e| {
+                    Error::with_source(ErrorKind::Io, "cannot create the download area", e)
+                })?;
             for key in keys.iter().filter(|k| {
                 k.strip_prefix(folder.as_str())
                     .is_some_and(|name| !name.is_empty() && !name.contains('/'))
@@ -437,14 +461,21 @@ pub async fn run(config: Config) -> Result<Outcome> {
 
     // The aggregate as the unsharded run held it, and the hours valid digests vouched for.
     let mut agg = Aggregate::default();
-    let mut attested: BTreeSet<(String, String, i64)> = BTreeSet::new();
+    let mut attested: BTreeMap<(String, String), BTreeSet<i64>> = BTreeMap::new();
     let mut regions_seen: BTreeSet<String> = BTreeSet::new();
     let mut accounts_seen: BTreeSet<String> = BTreeSet::new();
     let (mut regions_equal, mut accounts_equal) = (true, true);
     for s in &shards {
         evidence::for_each_coverage(&s.dir, |a, r, h, c: Counters, at| {
             if at {
-                attested.insert((a.to_owned(), r.to_owned(), h));
+                attested
+                    .entry((a.to_owned(), r.to_owned()))
+                    .or_default()
+                    .insert(h);
+            }
+            // A dense table's zero rows are made again by the writer, not held.
+            if c == Counters::default() {
+                return;
             }
             agg.cells
                 .entry(a.to_owned())
@@ -542,7 +573,9 @@ pub async fn run(config: Config) -> Result<Outcome> {
         &out.join(Table::Coverage.file_name()),
         crate::coverage::coverage_rows(&agg, &accounts, &regions, window, dense, None).map(
             |(a, r, h, c)| {
-                let at = attested.contains(&(a.to_owned(), r.to_owned(), h));
+                let at = attested
+                    .get(&(a.to_owned(), r.to_owned()))
+                    .is_some_and(|hours| hours.contains(&h));
                 (a, r, h, c, at)
             },
         ),
@@ -605,6 +638,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
             recipient_accounts: strings(&m["recipient_accounts"]),
         })
         .collect();
+    let mut mismatches = mismatches;
+    mismatches.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
     let outcome = RunOutcome {
         evidence: verdict,
         source: first.source.clone(),

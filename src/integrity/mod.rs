@@ -295,10 +295,11 @@ pub async fn collect(
     let layout = Layout::discover(&store, source.prefix(), &opts.scope)
         .await
         .map_err(fail)?;
-    let pairs = layout
+    let mut pairs = layout
         .pairs(&store, ObjectKind::Digest.service(), &opts.scope)
         .await
         .map_err(fail)?;
+    pairs.retain(|(a, r)| opts.scope.contains(a, r));
     let range = opts.window.digest_stamps();
     // Keys: the file's for every region, else ListPublicKeys per region, else none.
     let mut keys_info = Vec::new();

@@ -25,21 +25,23 @@ pub(super) type Seen = BTreeSet<(String, String)>;
 
 /// Whether a listed key is worth reading for this window and scope. Non-CloudTrail keys are
 /// passed on (recorded as skipped); logs outside the window or the scope are dropped unread.
+/// With `--shard`, `seen` still records every pair of the layout (what the run expects is the
+/// same in every shard), and a non-CloudTrail key is recorded by shard 0 alone.
 fn wanted(key: &str, opts: &Options, seen: &mut Seen) -> bool {
     match parse_key(key) {
         Ok(k) => {
-            if !opts.scope.contains(k.account, k.region) {
+            if !opts.scope.lists(k.account, k.region) {
                 return false;
             }
             if k.kind == ObjectKind::Log {
                 seen.insert((k.account.to_owned(), k.region.to_owned()));
-                if !opts.window.delivered_in(k.delivered_at) {
-                    return false;
-                }
             }
-            true
+            if !opts.scope.contains(k.account, k.region) {
+                return false;
+            }
+            k.kind != ObjectKind::Log || opts.window.delivered_in(k.delivered_at)
         }
-        Err(_) => true,
+        Err(_) => opts.scope.shard.is_none_or(|s| s.index == 0),
     }
 }
 
@@ -103,10 +105,16 @@ async fn list_s3(
     let layout = Layout::discover(store, source.prefix(), &opts.scope)
         .await
         .map_err(fatal)?;
-    let pairs = layout
+    let all = layout
         .pairs(store, ObjectKind::Log.service(), &opts.scope)
         .await
         .map_err(fatal)?;
+    // Every pair is expected; this shard lists its own.
+    let pairs: Vec<(String, String)> = all
+        .iter()
+        .filter(|(a, r)| opts.scope.contains(a, r))
+        .cloned()
+        .collect();
     let plan = layout.plan(
         &pairs,
         ObjectKind::Log.service(),
@@ -117,7 +125,7 @@ async fn list_s3(
     let objects = Arc::new(Semaphore::new(opts.fetch_concurrency.max(1)));
     let budget_kib = (opts.max_in_flight_bytes / 1024).clamp(1, u32::MAX as u64 / 2) as u32;
     let bytes_budget = Arc::new(Semaphore::new(budget_kib as usize));
-    let seen: Arc<Mutex<Seen>> = Arc::new(Mutex::new(pairs.iter().cloned().collect()));
+    let seen: Arc<Mutex<Seen>> = Arc::new(Mutex::new(all.iter().cloned().collect()));
     let mut tasks = tokio::task::JoinSet::new();
     for planned in plan {
         // At most LIST_CONCURRENCY listings exist at once, however long the plan.

@@ -261,11 +261,15 @@ pub struct Scope {
 impl Scope {
     /// Whether an (account, region) of a key is in scope.
     pub fn contains(&self, account: &str, region: &str) -> bool {
-        self.shard.is_none_or(|s| s.owns(account, region))
-            && self
-                .accounts
-                .as_ref()
-                .is_none_or(|a| a.iter().any(|x| x == account))
+        self.shard.is_none_or(|s| s.owns(account, region)) && self.lists(account, region)
+    }
+
+    /// Whether an (account, region) is in the accounts and regions asked for, whatever the
+    /// shard: what a run expects is the same in every shard.
+    pub fn lists(&self, account: &str, region: &str) -> bool {
+        self.accounts
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == account))
             && self
                 .regions
                 .as_ref()
@@ -335,7 +339,8 @@ impl Layout {
     }
 
     /// The (account, region) pairs of a service folder (`CloudTrail`, `CloudTrail-Digest`):
-    /// the scope's regions, else the region folders found.
+    /// the scope's regions, else the region folders found; every shard's (a shard reads only
+    /// those [`Scope::contains`]).
     pub async fn pairs(
         &self,
         store: &Store,
@@ -364,9 +369,6 @@ impl Layout {
                     pairs.extend(regions.into_iter().map(|r| (account.clone(), r)));
                 }
             }
-        }
-        if let Some(shard) = scope.shard {
-            pairs.retain(|(a, r)| shard.owns(a, r));
         }
         Ok(pairs)
     }

@@ -323,6 +323,26 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // One account has no sa-east-1 folder at all: a cell no listing shows, still expected.
+    let s3 = a.s3().await;
+    for service in ["CloudTrail", "CloudTrail-Digest"] {
+        let prefix = format!("AWSLogs/444455556666/{service}/sa-east-1/");
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&logs)
+            .prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        for o in listed.contents() {
+            s3.delete_object()
+                .bucket(&logs)
+                .key(o.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
     let source = format!("s3://{logs}");
     let scan = |out: &str, extra: &[&str], env: &[(&str, &Path)]| {
         let mut args = vec![
@@ -404,6 +424,12 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
             .iter()
             .any(|g| g.1 == "ap-south-1" && g.2 == "no_events")
     );
+    assert!(
+        gaps(&merged)
+            .iter()
+            .any(|g| g.0 == "444455556666" && g.1 == "sa-east-1" && g.2 == "no_events"),
+        "the cell without a folder is judged by its shard"
+    );
     assert_eq!(files(&merged), files(&whole));
 
     // With --check the configuration is checked once, here: the result is verify's.
@@ -439,4 +465,104 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
     );
     assert_eq!(c["verdict"], "GAPS");
     assert_eq!(coverage(&checked), coverage(&whole));
+}
+
+#[test]
+fn shards_of_a_local_copy_merge_to_the_whole_and_mismatches_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let keys = tmp.path().join("keys.json");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailproof"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // With the non-CloudTrail objects (folder marker, Config probe, insight) a walk meets.
+    let (code, err) = run(&[
+        "generate",
+        "--out",
+        logs.to_str().unwrap(),
+        "--accounts",
+        "111122223333,444455556666",
+        "--regions",
+        "us-east-1,eu-west-1,ap-south-1",
+        "--hours",
+        "3",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--public-keys-out",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let scan = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            logs.to_str().unwrap(),
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            "2026-01-01T03:00:00Z",
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--max-silence",
+            "2h",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let whole = tmp.path().join("whole");
+    let (code, err) = scan(&whole, &[]);
+    assert!(code <= 1, "{err}");
+    let shard = |k: u32| tmp.path().join(format!("k{k}"));
+    for k in 0..2 {
+        let (code, err) = scan(&shard(k), &["--shard", &format!("{k}/2")]);
+        assert!(code <= 1, "{err}");
+    }
+    let merged = tmp.path().join("merged");
+    let (code, err) = run(&[
+        "merge",
+        shard(0).to_str().unwrap(),
+        shard(1).to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(code <= 1, "{err}");
+    let mut whole_files = files(&whole);
+    let mut merged_files = files(&merged);
+    whole_files.sort();
+    merged_files.sort();
+    assert!(
+        whole_files.iter().any(|k| !k.contains("/CloudTrail/")),
+        "skipped objects"
+    );
+    assert_eq!(
+        merged_files, whole_files,
+        "every object once, skipped ones too"
+    );
+    assert_eq!(coverage(&merged), coverage(&whole));
+    assert_eq!(gaps(&merged), gaps(&whole));
+    // A shard run with another --late-after is refused, naming what differs.
+    let other = tmp.path().join("other");
+    let (code, err) = scan(&other, &["--shard", "1/2", "--late-after", "2h"]);
+    assert!(code <= 1, "{err}");
+    let (code, err) = run(&[
+        "merge",
+        shard(0).to_str().unwrap(),
+        other.to_str().unwrap(),
+        "--out",
+        tmp.path().join("refused").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("late-after"), "{err}");
+    // A shard without a window is refused at once.
+    let (code, err) = run(&["scan", logs.to_str().unwrap(), "--shard", "0/2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs a window"), "{err}");
 }
