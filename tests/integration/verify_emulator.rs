@@ -605,3 +605,82 @@ async fn a_failed_publish_keeps_the_complete_local_copy_and_says_where() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+#[tokio::test]
+async fn a_large_table_goes_up_in_checked_parts_and_a_taken_folder_is_never_overwritten() {
+    use sha2::Digest;
+    let a = Account::new().await;
+    let bucket = a.bucket("parts").await;
+    let dir = tempfile::tempdir().unwrap();
+    // A table past the multipart threshold (and not a multiple of the part size), a small
+    // first object and the manifest.
+    let size = trailproof::source::s3::MULTIPART_FROM as usize + 3 * 1024 * 1024 + 17;
+    let mut big = vec![0u8; size];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(dir.path().join("files.parquet"), &big).unwrap();
+    std::fs::write(dir.path().join("summary.json"), b"{}").unwrap();
+    std::fs::write(dir.path().join("manifest.json"), b"{\"m\":1}").unwrap();
+    let s3 = a.s3().await;
+    let keys = trailproof::source::upload_dir(
+        &s3,
+        &bucket,
+        "run=x",
+        dir.path(),
+        "summary.json",
+        "manifest.json",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        keys,
+        [
+            "run=x/summary.json",
+            "run=x/files.parquet",
+            "run=x/manifest.json"
+        ],
+        "the first object first, the manifest last"
+    );
+    let got = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("run=x/files.parquet")
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.len(), size);
+    assert_eq!(
+        sha2::Sha256::digest(&body),
+        sha2::Sha256::digest(&big),
+        "the parts joined are the file"
+    );
+    // The folder is taken: a second upload writes nothing there.
+    std::fs::write(dir.path().join("summary.json"), b"{\"other\":1}").unwrap();
+    let again = trailproof::source::upload_dir(
+        &s3,
+        &bucket,
+        "run=x",
+        dir.path(),
+        "summary.json",
+        "manifest.json",
+    )
+    .await;
+    assert!(
+        matches!(again, Err(trailproof::source::UploadError::Taken)),
+        "{again:?}"
+    );
+    let kept = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("run=x/summary.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(&kept.body.collect().await.unwrap().into_bytes()[..], b"{}");
+}
