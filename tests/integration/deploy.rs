@@ -23,37 +23,74 @@ fn every_deployment_file_is_valid_and_runs_a_command_trailproof_accepts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let roles: Vec<&str> = lines.iter().map(|l| l["role"].as_str().unwrap()).collect();
     assert_eq!(
-        lines.len(),
-        2,
-        "the CronJob's and the ECS task's command lines"
+        roles,
+        ["daily", "daily", "shard", "merge", "shard", "merge"],
+        "the CronJob's and the ECS task's daily runs, AWS Batch's and the Indexed Job's shards and merges"
     );
-    for args in lines {
+    for line in &lines {
+        let mut args: Vec<String> = line["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        if line["role"] == "shard" {
+            // The engine gives the index; here shard 3 of N stands in for it.
+            let i = args
+                .iter()
+                .position(|a| a == "--shards")
+                .expect("--shards N");
+            let n = args[i + 1].clone();
+            args.splice(i..i + 2, ["--shard".to_owned(), format!("3/{n}")]);
+        }
         let argv = std::iter::once("trailproof".to_owned()).chain(args.iter().cloned());
         let cli =
             trailproof::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         let inv = trailproof::commands::Invocation::try_from(cli.command)
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        let trailproof::commands::Invocation::Verify(v) = inv else {
-            panic!("{args:?} is not verify");
-        };
-        assert!(
-            v.pipeline.publish.is_some(),
-            "{args:?}: evidence not published to S3"
-        );
-        assert!(v.pipeline.summary_line);
-        let state = v
-            .state
-            .as_ref()
-            .unwrap_or_else(|| panic!("{args:?}: no --state"));
-        assert!(
-            matches!(state.location, trailproof::state::Location::S3 { .. }),
-            "{args:?}: the state is not on S3"
-        );
-        assert_eq!(v.pipeline.max_silence_hours, Some(6));
+        match (line["role"].as_str().unwrap(), inv) {
+            ("daily", trailproof::commands::Invocation::Verify(v)) => {
+                assert!(
+                    v.pipeline.publish.is_some(),
+                    "{args:?}: evidence not published to S3"
+                );
+                assert!(v.pipeline.summary_line);
+                assert_eq!(v.pipeline.max_silence_hours, Some(6));
+                let state = v
+                    .state
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{args:?}: no --state"));
+                assert!(
+                    matches!(state.location, trailproof::state::Location::S3 { .. }),
+                    "{args:?}: the state is not on S3"
+                );
+            }
+            ("shard", trailproof::commands::Invocation::Scan(s)) => {
+                let shard = s.run.pipeline.scope.shard.expect("a shard");
+                assert_eq!(shard.index, 3);
+                assert!(s.run.pipeline.publish.is_some(), "{args:?}");
+                assert!(s.run.pipeline.window.bounds().is_some(), "{args:?}");
+                assert_eq!(
+                    s.run.digests.mode,
+                    trailproof::integrity::DigestMode::Require,
+                    "{args:?}: shards must agree on digests"
+                );
+            }
+            ("merge", trailproof::commands::Invocation::Merge(m)) => {
+                assert!(
+                    m.check.is_some(),
+                    "{args:?}: the configuration check runs once, here"
+                );
+                assert!(m.publish.is_some(), "{args:?}");
+                assert!(m.shards[0].starts_with("s3://"), "{args:?}");
+            }
+            (role, other) => panic!("{}: {role} runs {other:?}", line["name"]),
+        }
     }
 }
