@@ -30,6 +30,7 @@ impl TryFrom<Command> for Invocation {
                     format: check.format,
                     aws: check.aws.clone(),
                     check: a.check.then_some(check),
+                    dataset: a.dataset,
                 })
             }
             Command::Report(a) => Invocation::Report(commands::report::Config {

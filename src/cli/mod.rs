@@ -72,6 +72,12 @@ pub struct MergeArgs {
     #[arg(long)]
     pub check: bool,
 
+    /// Also write the shards' coverage, gaps and files tables as a Hive-partitioned dataset
+    /// under ROOT (a directory or `s3://bucket/prefix`):
+    /// `TABLE/run=START_END/account_id=A/part-K.parquet`, for DuckDB and Athena.
+    #[arg(long, value_name = "ROOT")]
+    pub dataset: Option<String>,
+
     #[command(flatten)]
     pub out: OutArgs,
 

@@ -35,6 +35,8 @@ pub struct Config {
     pub aws: crate::aws::AwsSettings,
     /// `--check`: the configuration check, run once here.
     pub check: Option<super::check::Config>,
+    /// `--dataset`: the shards' tables also as a Hive-partitioned dataset under this root.
+    pub dataset: Option<String>,
 }
 
 /// One shard's evidence, read and checked.
@@ -319,6 +321,111 @@ fn stats(shards: &[ShardDir]) -> crate::report::Stats {
             })
             .collect(),
     }
+}
+
+/// `--dataset ROOT` (a directory or `s3://bucket/prefix`): each shard's coverage, gaps and
+/// files tables as `ROOT/TABLE/run=START_END/account_id=A/part-K.parquet`, one dataset that
+/// DuckDB (`hive_partitioning = true`) and Athena (`deploy/athena/`) read as one table per
+/// kind. Written aside and moved into place (a directory), or uploaded with conditional PUTs
+/// (S3); a run already in the dataset is refused.
+async fn write_dataset(
+    shards: &[ShardDir],
+    root: &str,
+    window: (i64, i64),
+    aws: &crate::aws::AwsSettings,
+) -> Result<()> {
+    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
+    let run = format!("run={}_{}", compact(window.0), compact(window.1));
+    let s3_root = root.starts_with("s3://");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // Beside the root when it is a directory (so the move is a rename), else in TMPDIR.
+    let area_parent = if s3_root {
+        std::env::temp_dir()
+    } else {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot create {root}"), e))?;
+        PathBuf::from(root)
+    };
+    let area = Area(area_parent.join(format!(".dataset-{}-{nanos}", std::process::id())));
+    private_dir(&area.0)
+        .map_err(|e| Error::with_source(ErrorKind::Io, "cannot create the dataset area", e))?;
+    let tables: Vec<&str> = crate::report::parquet::DATASET_TABLES
+        .iter()
+        .map(|t| t.file_name().trim_end_matches(".parquet"))
+        .collect();
+    let mut files: Vec<String> = Vec::new();
+    for (table, name) in crate::report::parquet::DATASET_TABLES.iter().zip(&tables) {
+        let under = area.0.join(name).join(&run);
+        std::fs::create_dir_all(&under)
+            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot create the dataset area", e))?;
+        for s in shards {
+            let part = format!("part-{}", s.shard.index);
+            for rel in crate::report::parquet::write_partitioned(&s.dir, *table, &under, &part)? {
+                files.push(format!("{name}/{run}/{rel}"));
+            }
+        }
+    }
+    if !s3_root {
+        let root = PathBuf::from(root);
+        for name in &tables {
+            if root.join(name).join(&run).exists() {
+                return Err(refuse(format!(
+                    "{}: the dataset already holds {run}",
+                    root.join(name).display()
+                )));
+            }
+        }
+        for name in &tables {
+            std::fs::create_dir_all(root.join(name))
+                .and_then(|()| {
+                    std::fs::rename(area.0.join(name).join(&run), root.join(name).join(&run))
+                })
+                .map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Io,
+                        format!("cannot move {run} into {}", root.display()),
+                        e,
+                    )
+                })?;
+        }
+        return Ok(());
+    }
+    let parsed: crate::source::Source = root.parse().map_err(Error::usage)?;
+    let crate::source::Source::S3 { bucket, prefix } = parsed else {
+        unreachable!("an s3:// root");
+    };
+    let sdk = crate::aws::sdk_config(aws).await;
+    let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
+    for rel in &files {
+        let key = match &prefix {
+            Some(p) => format!("{}/{rel}", p.trim_end_matches('/')),
+            None => rel.clone(),
+        };
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(area.0.join(rel))
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot read {rel}"), e))?;
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .if_none_match("*")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Publish,
+                    format!(
+                        "cannot write s3://{bucket}/{key}: {}",
+                        crate::aws::ApiFailure::from_sdk("s3:PutObject", None, &e).summary()
+                    ),
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// Removes a download area when dropped.
@@ -725,6 +832,10 @@ pub async fn run(config: Config) -> Result<Outcome> {
     }
     crate::report::pack::write(&out)?;
     staging.commit()?;
+    // The dataset after the merged evidence is complete.
+    if let Some(root) = &config.dataset {
+        write_dataset(&shards, root, window, &config.aws).await?;
+    }
     let (dir, line) = super::finish(
         &config.out_dir,
         config.publish.as_ref(),

@@ -653,6 +653,133 @@ impl FilesWriter {
 }
 
 /// Spilled runs merged into `w` in order, in batches of [`BATCH_ROWS`]; the runs are removed.
+/// The tables a Hive-partitioned dataset holds, partitioned by `account_id`.
+pub const DATASET_TABLES: [Table; 3] = [Table::Coverage, Table::Gaps, Table::Files];
+
+/// The partition of rows without an account (objects that are not CloudTrail's), as Hive
+/// names a null partition value.
+pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Writes `table` of the evidence directory `src` into `dest/account_id=A/PART.parquet` (Hive
+/// partitioning: the `account_id` column lives in the folder name, not in the file), one file
+/// per account run in the table's order (`PART`, then `PART-2`… should an account's rows come
+/// back later, as a local copy's stray objects can make them). Streams: a batch at a time, one
+/// file open at a time. Returns the files written (relative to `dest`).
+pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> Result<Vec<String>> {
+    let path = src.join(table.file_name());
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let io = |what: String, e: std::io::Error| Error::with_source(ErrorKind::Io, what, e);
+    let file = File::open(&path).map_err(|e| io(format!("cannot read {}", path.display()), e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+        .map_err(|e| {
+            Error::with_source(
+                ErrorKind::Output,
+                format!("cannot read {}", path.display()),
+                e,
+            )
+        })?;
+    let full = table.schema();
+    let index = full.index_of("account_id").map_err(|e| {
+        Error::with_source(
+            ErrorKind::Output,
+            format!("{}: no account_id", table.file_name()),
+            e,
+        )
+    })?;
+    let fields: Vec<_> = full
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, f)| f.clone())
+        .collect();
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let mut written: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut open: Option<(String, ArrowWriter<File>)> = None;
+    let close = |w: ArrowWriter<File>| {
+        w.close()
+            .map(|_| ())
+            .map_err(|e| Error::with_source(ErrorKind::Output, "cannot finish a partition file", e))
+    };
+    for batch in reader {
+        let batch = batch.map_err(|e| {
+            Error::with_source(
+                ErrorKind::Output,
+                format!("cannot read {}", path.display()),
+                e,
+            )
+        })?;
+        let accounts = batch
+            .column(index)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| Error::new(ErrorKind::Output, "account_id is not a string column"))?
+            .clone();
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let rest = RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+            Error::with_source(ErrorKind::Output, "cannot project a partition batch", e)
+        })?;
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let account = |i: usize| {
+                if accounts.is_null(i) {
+                    NULL_PARTITION.to_owned()
+                } else {
+                    accounts.value(i).to_owned()
+                }
+            };
+            let a = account(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && account(end) == a {
+                end += 1;
+            }
+            if open.as_ref().is_none_or(|(current, _)| *current != a) {
+                if let Some((_, w)) = open.take() {
+                    close(w)?;
+                }
+                let n = seen.entry(a.clone()).or_default();
+                *n += 1;
+                let file_name = if *n == 1 {
+                    format!("{part}.parquet")
+                } else {
+                    format!("{part}-{n}.parquet")
+                };
+                let rel = format!("account_id={a}/{file_name}");
+                let target = dest.join(&rel);
+                std::fs::create_dir_all(target.parent().expect("a folder"))
+                    .map_err(|e| io(format!("cannot create {}", target.display()), e))?;
+                let f = File::create(&target)
+                    .map_err(|e| io(format!("cannot create {}", target.display()), e))?;
+                let w = ArrowWriter::try_new(f, schema.clone(), Some(writer_properties(table)))
+                    .map_err(|e| {
+                        Error::with_source(ErrorKind::Output, "cannot start a partition file", e)
+                    })?;
+                written.push(rel);
+                open = Some((a.clone(), w));
+            }
+            let (_, w) = open.as_mut().expect("opened above");
+            w.write(&rest.slice(start, end - start)).map_err(|e| {
+                Error::with_source(ErrorKind::Output, "cannot write a partition file", e)
+            })?;
+            start = end;
+        }
+    }
+    if let Some((_, w)) = open.take() {
+        close(w)?;
+    }
+    Ok(written)
+}
+
 /// Merges tables of `files.parquet` rows, each in key order (shards' tables), into one
 /// `files.parquet` in key order at `path`, reading a batch of each at a time.
 pub fn merge_files(inputs: &[std::path::PathBuf], path: &Path) -> Result<u64> {

@@ -89,8 +89,63 @@ fn every_deployment_file_is_valid_and_runs_a_command_trailproof_accepts() {
                 );
                 assert!(m.publish.is_some(), "{args:?}");
                 assert!(m.shards[0].starts_with("s3://"), "{args:?}");
+                assert!(
+                    m.dataset.as_deref().is_some_and(|d| d.starts_with("s3://")),
+                    "{args:?}: no dataset for Athena"
+                );
             }
             (role, other) => panic!("{}: {role} runs {other:?}", line["name"]),
         }
+    }
+}
+
+#[test]
+fn the_athena_tables_have_the_datasets_columns() {
+    use trailproof::report::parquet::DATASET_TABLES;
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/athena/tables.sql"
+    ))
+    .unwrap();
+    for table in DATASET_TABLES {
+        let name = table.file_name().trim_end_matches(".parquet");
+        let head = format!("CREATE EXTERNAL TABLE IF NOT EXISTS trailproof_{name} (");
+        let start = sql.find(&head).unwrap_or_else(|| panic!("no {head}")) + head.len();
+        let body = &sql[start..start + sql[start..].find("\n)\n").unwrap()];
+        let declared: Vec<(String, String)> = body
+            .lines()
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (c, t) = l.split_once(' ').unwrap();
+                (c.trim_matches('`').to_owned(), t.to_owned())
+            })
+            .collect();
+        let expected: Vec<(String, String)> = table
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "account_id")
+            .map(|f| {
+                let t = match f.data_type() {
+                    arrow_schema::DataType::Utf8 => "string",
+                    arrow_schema::DataType::UInt64 | arrow_schema::DataType::Int64 => "bigint",
+                    arrow_schema::DataType::Boolean => "boolean",
+                    arrow_schema::DataType::Timestamp(..) => "timestamp",
+                    other => panic!("{name}.{}: {other}", f.name()),
+                };
+                (f.name().clone(), t.to_owned())
+            })
+            .collect();
+        assert_eq!(declared, expected, "trailproof_{name}");
+        let rest = &sql[start..];
+        let location = format!("LOCATION 's3://EVIDENCE-BUCKET/dataset/{name}/'");
+        let template = format!(
+            "'storage.location.template' = 's3://EVIDENCE-BUCKET/dataset/{name}/run=${{run}}/account_id=${{account_id}}/'"
+        );
+        assert!(
+            rest.contains(&location) && rest.contains(&template),
+            "{name}"
+        );
     }
 }

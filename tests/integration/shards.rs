@@ -395,6 +395,8 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
     let res = a.run(&[
         "merge",
         &format!("{published}/run=20260101T000000Z_20260101T020000Z"),
+        "--dataset",
+        &format!("s3://{evidence}/dataset"),
         "--endpoint-url",
         endpoint(),
         "--out",
@@ -431,6 +433,29 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
         "the cell without a folder is judged by its shard"
     );
     assert_eq!(files(&merged), files(&whole));
+    // The dataset on S3: one object per table, run, account and shard that had rows.
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&evidence)
+        .prefix("dataset/")
+        .send()
+        .await
+        .unwrap();
+    let dataset: Vec<&str> = listed.contents().iter().map(|o| o.key().unwrap()).collect();
+    let run = "run=20260101T000000Z_20260101T020000Z";
+    for table in ["coverage", "gaps", "files"] {
+        for account in ["111122223333", "444455556666"] {
+            let under = format!("dataset/{table}/{run}/account_id={account}/part-");
+            assert!(
+                dataset.iter().any(|k| k.starts_with(&under)),
+                "{under}: {dataset:#?}"
+            );
+        }
+    }
+    assert!(
+        dataset.iter().all(|k| k.ends_with(".parquet")),
+        "{dataset:#?}"
+    );
 
     // With --check the configuration is checked once, here: the result is verify's.
     a.trail(crate::util::TrailSpec::mr(
@@ -495,6 +520,8 @@ fn shards_of_a_local_copy_merge_to_the_whole_and_mismatches_are_refused() {
         "3",
         "--start",
         "2026-01-01T00:00:00Z",
+        "--fault",
+        "no-writes:ap-south-1",
         "--public-keys-out",
         keys.to_str().unwrap(),
     ]);
@@ -526,14 +553,60 @@ fn shards_of_a_local_copy_merge_to_the_whole_and_mismatches_are_refused() {
         assert!(code <= 1, "{err}");
     }
     let merged = tmp.path().join("merged");
-    let (code, err) = run(&[
-        "merge",
-        shard(0).to_str().unwrap(),
-        shard(1).to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-    ]);
+    let dataset = tmp.path().join("dataset");
+    let merge = |out: &Path| {
+        run(&[
+            "merge",
+            shard(0).to_str().unwrap(),
+            shard(1).to_str().unwrap(),
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (code, err) = merge(&merged);
     assert!(code <= 1, "{err}");
+    // The dataset, read by DuckDB as Hive-partitioned tables, is the unsharded run's.
+    let py = std::env::var("TRAILPROOF_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let q = std::process::Command::new(py)
+        .arg("-c")
+        .arg(format!(
+            r#"
+import duckdb
+def q(sql): print(duckdb.sql(sql).fetchall())
+d, w = "{dataset}", "{whole}"
+hive = "hive_partitioning = true"
+q(f"SELECT count(*), sum(mgmt_read), sum(mgmt_write), count(DISTINCT account_id), min(run) FROM read_parquet('{{d}}/coverage/*/*/*.parquet', {{hive}})")
+q(f"SELECT count(*), sum(mgmt_read), sum(mgmt_write), count(DISTINCT account_id), '20260101T000000Z_20260101T030000Z' FROM read_parquet('{{w}}/coverage.parquet')")
+q(f"SELECT count(*) FROM read_parquet('{{d}}/gaps/*/*/*.parquet', {{hive}})")
+q(f"SELECT count(*) FROM read_parquet('{{w}}/gaps.parquet')")
+q(f"SELECT count(*), count(DISTINCT key) FROM read_parquet('{{d}}/files/*/*/*.parquet', {{hive}})")
+q(f"SELECT count(*), count(DISTINCT key) FROM read_parquet('{{w}}/files.parquet')")
+"#,
+            dataset = dataset.display(),
+            whole = whole.display()
+        ))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&q.stdout).into_owned();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(
+        lines.len() == 6 && lines[0] == lines[1] && lines[2] == lines[3] && lines[4] == lines[5],
+        "{printed}{}",
+        String::from_utf8_lossy(&q.stderr)
+    );
+    assert!(
+        lines[0].contains("'20260101T000000Z_20260101T030000Z'"),
+        "{printed}"
+    );
+    // The same run into the same dataset is refused; the dataset is left as it was.
+    let (code, err) = merge(&tmp.path().join("merged-again"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already holds run=20260101T000000Z_20260101T030000Z"),
+        "{err}"
+    );
     let mut whole_files = files(&whole);
     let mut merged_files = files(&merged);
     whole_files.sort();
