@@ -404,24 +404,21 @@ async fn write_dataset(
             Some(p) => format!("{}/{rel}", p.trim_end_matches('/')),
             None => rel.clone(),
         };
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(area.0.join(rel))
+        let path = area.0.join(rel);
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot read {rel}"), e))?
+            .len();
+        crate::source::s3::put_new(&s3, &bucket, &key, &path, size)
             .await
-            .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot read {rel}"), e))?;
-        s3.put_object()
-            .bucket(&bucket)
-            .key(&key)
-            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-            .if_none_match("*")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
+            .map_err(|(taken, e)| {
+                let why = if taken {
+                    "it is there already (the dataset holds this run)".to_owned()
+                } else {
+                    e
+                };
                 Error::new(
                     ErrorKind::Publish,
-                    format!(
-                        "cannot write s3://{bucket}/{key}: {}",
-                        crate::aws::ApiFailure::from_sdk("s3:PutObject", None, &e).summary()
-                    ),
+                    format!("cannot write s3://{bucket}/{key}: {why}"),
                 )
             })?;
     }

@@ -192,29 +192,7 @@ pub async fn upload_dir(
         let size = std::fs::metadata(&path)
             .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?
             .len();
-        let result = if size >= MULTIPART_FROM {
-            upload_parts(s3, bucket, &key, &path).await
-        } else {
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
-                .await
-                .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
-            s3.put_object()
-                .bucket(bucket)
-                .key(&key)
-                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-                .if_none_match("*")
-                .body(body)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    let f = ApiFailure::from_sdk("s3:PutObject", None, &e);
-                    (
-                        exists(e.raw_response().map(|r| r.status().as_u16()), &f),
-                        f.summary(),
-                    )
-                })
-        };
+        let result = put_new(s3, bucket, &key, &path, size).await;
         match result {
             Ok(()) => {}
             Err((true, _)) if keys.is_empty() => return Err(UploadError::Taken),
@@ -228,6 +206,40 @@ pub async fn upload_dir(
         keys.push(key);
     }
     Ok(keys)
+}
+
+/// Uploads the file at `path` (`size` bytes) to `key` with a SHA-256 checksum S3 verifies, only
+/// if the key is free (`If-None-Match: *`), in parts past [`MULTIPART_FROM`]; an error says
+/// whether the key was taken (`true`) and what happened.
+pub async fn put_new(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    path: &std::path::Path,
+    size: u64,
+) -> Result<(), (bool, String)> {
+    if size >= MULTIPART_FROM {
+        return upload_parts(s3, bucket, key, path).await;
+    }
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+        .await
+        .map_err(|e| (false, format!("cannot read {}: {e}", path.display())))?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .if_none_match("*")
+        .body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let f = ApiFailure::from_sdk("s3:PutObject", None, &e);
+            (
+                exists(e.raw_response().map(|r| r.status().as_u16()), &f),
+                f.summary(),
+            )
+        })
 }
 
 /// A multipart upload, completed only if the key is free; an error says whether it was not.

@@ -716,16 +716,7 @@ async fn verify_continues_the_digest_chain_and_finds_a_digest_deleted_between_ru
 fn a_run_far_behind_catches_up_at_most_max_catch_up_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("logs");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailproof"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = crate::util::offline;
     let (code, err) = run(&[
         "generate",
         "--out",

@@ -497,16 +497,7 @@ fn shards_of_a_local_copy_merge_to_the_whole_and_mismatches_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("logs");
     let keys = tmp.path().join("keys.json");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailproof"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = crate::util::offline;
     // With the non-CloudTrail objects (folder marker, Config probe, insight) a walk meets.
     let (code, err) = run(&[
         "generate",

@@ -349,3 +349,16 @@ pub fn assert_verdict(
     );
     assert_eq!(*code, exit, "exit code; report:\n{pretty}");
 }
+
+/// Runs the built binary with no AWS at all (a local copy, `generate` into a directory):
+/// (exit code, stderr).
+pub fn offline(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailproof"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
