@@ -486,11 +486,22 @@ async fn fetch_shards(
             .filter(|f| f.len() >= base.len() && (f.is_empty() || f.ends_with('/')))
             .filter(|f| {
                 let rest = &f[base.len().min(f.len())..];
-                rest.is_empty() || (rest.starts_with("shard=") && rest.matches('/').count() == 1)
+                rest.is_empty()
+                    || (rest.starts_with("shard=")
+                        && (rest.matches('/').count() == 1
+                            || (rest.matches('/').count() == 2 && rest.contains("/rerun="))))
             })
             .map(str::to_owned)
             .collect();
         folders.sort();
+        // A shard published again (a retried task: `shard=K/rerun=TIME/`): its latest complete
+        // folder stands for it (names sort in time order, the first publication first).
+        let shard_of = |f: &str| f[base.len()..].split('/').next().unwrap_or("").to_owned();
+        let mut latest: BTreeMap<String, String> = BTreeMap::new();
+        for f in folders {
+            latest.insert(shard_of(&f), f);
+        }
+        let folders: Vec<String> = latest.into_values().collect();
         if folders.is_empty() {
             return Err(refuse(format!(
                 "{source}: no published evidence (no manifest.json in it or in its shard=K/ folders)"

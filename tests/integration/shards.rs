@@ -391,6 +391,21 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
             "{text}"
         );
     }
+    // Shard 1's first task died before its manifest; its retry published under rerun=.
+    let folder = "org/run=20260101T000000Z_20260101T020000Z";
+    s3.delete_object()
+        .bucket(&evidence)
+        .key(format!("{folder}/shard=1/manifest.json"))
+        .send()
+        .await
+        .unwrap();
+    let res = scan(
+        &published,
+        &["--shards", "3"],
+        &[("JOB_COMPLETION_INDEX", Path::new("1"))],
+    );
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(text.contains(&format!("{folder}/shard=1/rerun=")), "{text}");
     let merged = tmp.path().join("merged");
     let res = a.run(&[
         "merge",
@@ -418,6 +433,10 @@ async fn shards_published_to_s3_are_merged_from_their_run_folder() {
         .map(|s| s["source"].as_str().unwrap())
         .collect();
     assert_eq!(sources.len(), 3, "{m:#}");
+    assert!(
+        sources.iter().any(|s| s.contains("/shard=1/rerun=")),
+        "{sources:?}"
+    );
     assert!(sources.iter().all(|s| s.contains("/shard=")), "{sources:?}");
     assert_eq!(coverage(&merged), coverage(&whole));
     assert_eq!(gaps(&merged), gaps(&whole));
