@@ -511,11 +511,7 @@ fn out_dir(
         return Ok((out.to_owned(), None));
     }
     let dest: Source = text.parse().map_err(Error::usage)?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let area = std::env::temp_dir().join(format!("trailproof-{}-{nanos}", std::process::id()));
+    let area = commands::scratch(&std::env::temp_dir(), "trailproof");
     Ok((
         area.join("evidence"),
         Some(crate::pipeline::Publish { dest, area }),

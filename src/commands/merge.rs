@@ -334,13 +334,8 @@ async fn write_dataset(
     window: (i64, i64),
     aws: &crate::aws::AwsSettings,
 ) -> Result<()> {
-    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
-    let run = format!("run={}_{}", compact(window.0), compact(window.1));
+    let run = super::run_name(window);
     let s3_root = root.starts_with("s3://");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
     // Beside the root when it is a directory (so the move is a rename), else in TMPDIR.
     let area_parent = if s3_root {
         std::env::temp_dir()
@@ -349,16 +344,16 @@ async fn write_dataset(
             .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot create {root}"), e))?;
         PathBuf::from(root)
     };
-    let area = Area(area_parent.join(format!(".dataset-{}-{nanos}", std::process::id())));
-    private_dir(&area.0)
-        .map_err(|e| Error::with_source(ErrorKind::Io, "cannot create the dataset area", e))?;
+    let area = super::scratch(&area_parent, ".dataset");
+    let _guard = super::AreaGuard(Some(area.clone()));
+    super::new_private_dir(&area, "the dataset area")?;
     let tables: Vec<&str> = crate::report::parquet::DATASET_TABLES
         .iter()
         .map(|t| t.file_name().trim_end_matches(".parquet"))
         .collect();
     let mut files: Vec<String> = Vec::new();
     for (table, name) in crate::report::parquet::DATASET_TABLES.iter().zip(&tables) {
-        let under = area.0.join(name).join(&run);
+        let under = area.join(name).join(&run);
         std::fs::create_dir_all(&under)
             .map_err(|e| Error::with_source(ErrorKind::Io, "cannot create the dataset area", e))?;
         for s in shards {
@@ -381,7 +376,7 @@ async fn write_dataset(
         for name in &tables {
             std::fs::create_dir_all(root.join(name))
                 .and_then(|()| {
-                    std::fs::rename(area.0.join(name).join(&run), root.join(name).join(&run))
+                    std::fs::rename(area.join(name).join(&run), root.join(name).join(&run))
                 })
                 .map_err(|e| {
                     Error::with_source(
@@ -404,7 +399,7 @@ async fn write_dataset(
             Some(p) => format!("{}/{rel}", p.trim_end_matches('/')),
             None => rel.clone(),
         };
-        let path = area.0.join(rel);
+        let path = area.join(rel);
         let size = std::fs::metadata(&path)
             .map_err(|e| Error::with_source(ErrorKind::Io, format!("cannot read {rel}"), e))?
             .len();
@@ -423,25 +418,6 @@ async fn write_dataset(
             })?;
     }
     Ok(())
-}
-
-/// Removes a download area when dropped.
-struct Area(PathBuf);
-
-impl Drop for Area {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
-/// Makes a directory only its owner can read (mode 0700); one that exists already must be a
-/// directory.
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        other => other,
-    }
 }
 
 /// The shards' directories: local ones as given; published ones (`s3://…`) downloaded into
@@ -508,12 +484,11 @@ async fn fetch_shards(
             )));
         }
         for folder in folders {
+            if !area.exists() {
+                super::new_private_dir(area, "the download area")?;
+            }
             let dir = area.join(format!("shard-{}", dirs.len()));
-            private_dir(area)
-                .and_then(|()| private_dir(&dir))
-                .map_err(|e| {
-                    Error::with_source(ErrorKind::Io, "cannot create the download area", e)
-                })?;
+            super::new_private_dir(&dir, "the download area")?;
             for key in keys.iter().filter(|k| {
                 k.strip_prefix(folder.as_str())
                     .is_some_and(|name| !name.is_empty() && !name.contains('/'))
@@ -558,13 +533,9 @@ async fn fetch_shards(
 }
 
 pub async fn run(config: Config) -> Result<Outcome> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let area =
-        Area(std::env::temp_dir().join(format!("trailproof-merge-{}-{nanos}", std::process::id())));
-    let dirs = fetch_shards(&config.shards, &area.0, &config.aws).await?;
+    let area = super::scratch(&std::env::temp_dir(), "trailproof-merge");
+    let _guard = super::AreaGuard(Some(area.clone()));
+    let dirs = fetch_shards(&config.shards, &area, &config.aws).await?;
     let shards = read_shards(&dirs)?;
     let staging = crate::report::staging::Staging::begin(&config.out_dir)?;
     let out = staging.path().to_owned();

@@ -54,17 +54,7 @@ pub async fn run(invocation: Invocation) -> Result<Outcome> {
     // complete directory failed: then it is the only copy, and the error names it.
     let mut guard = AreaGuard(None);
     if let Some(p) = &publish {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&p.area)
-            .map_err(|e| {
-                Error::with_source(
-                    ErrorKind::Io,
-                    format!("cannot create the staging area {}", p.area.display()),
-                    e,
-                )
-            })?;
+        new_private_dir(&p.area, "the staging area")?;
         guard.0 = Some(p.area.clone());
     }
     let result = dispatch(invocation).await;
@@ -74,8 +64,34 @@ pub async fn run(invocation: Invocation) -> Result<Outcome> {
     result
 }
 
-/// Removes a staging area when dropped.
-struct AreaGuard(Option<PathBuf>);
+/// Removes a scratch area (staging, downloads) when dropped.
+pub(crate) struct AreaGuard(pub(crate) Option<PathBuf>);
+
+/// A path for a scratch area under `parent`, unique to this process and moment:
+/// `parent/NAME-PID-NANOS`.
+pub(crate) fn scratch(parent: &std::path::Path, name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    parent.join(format!("{name}-{}-{nanos}", std::process::id()))
+}
+
+/// Creates a new directory only its owner can read (mode 0700): one that exists already is
+/// refused (another user could have made it).
+pub(crate) fn new_private_dir(dir: &std::path::Path, what: &str) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            Error::with_source(
+                ErrorKind::Io,
+                format!("cannot create {what} {}", dir.display()),
+                e,
+            )
+        })
+}
 
 impl Drop for AreaGuard {
     fn drop(&mut self) {
@@ -398,12 +414,17 @@ const SUMMARY: &str = "summary.json";
 
 /// The key prefix of a published run: `prefix/run=START_END`.
 fn run_folder(prefix: Option<&str>, window: (i64, i64)) -> String {
-    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
-    let folder = format!("run={}_{}", compact(window.0), compact(window.1));
+    let folder = run_name(window);
     match prefix {
         Some(p) => format!("{p}/{folder}"),
         None => folder,
     }
+}
+
+/// A run's folder name, `run=START_END` (compact UTC times): published evidence and datasets.
+pub(crate) fn run_name(window: (i64, i64)) -> String {
+    let compact = |t: i64| crate::time::rfc3339(t).replace(['-', ':'], "");
+    format!("run={}_{}", compact(window.0), compact(window.1))
 }
 
 /// Publishes the committed evidence directory `dir` (`--out s3://bucket/prefix`) under

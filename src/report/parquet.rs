@@ -666,21 +666,7 @@ pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// back later, as a local copy's stray objects can make them). Streams: a batch at a time, one
 /// file open at a time. Returns the files written (relative to `dest`).
 pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> Result<Vec<String>> {
-    let path = src.join(table.file_name());
-    if !path.is_file() {
-        return Ok(Vec::new());
-    }
     let io = |what: String, e: std::io::Error| Error::with_source(ErrorKind::Io, what, e);
-    let file = File::open(&path).map_err(|e| io(format!("cannot read {}", path.display()), e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
-        .map_err(|e| {
-            Error::with_source(
-                ErrorKind::Output,
-                format!("cannot read {}", path.display()),
-                e,
-            )
-        })?;
     let full = table.schema();
     let index = full.index_of("account_id").map_err(|e| {
         Error::with_source(
@@ -705,14 +691,7 @@ pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> R
             .map(|_| ())
             .map_err(|e| Error::with_source(ErrorKind::Output, "cannot finish a partition file", e))
     };
-    for batch in reader {
-        let batch = batch.map_err(|e| {
-            Error::with_source(
-                ErrorKind::Output,
-                format!("cannot read {}", path.display()),
-                e,
-            )
-        })?;
+    super::evidence::read_table(src, table.file_name(), |batch| {
         let accounts = batch
             .column(index)
             .as_any()
@@ -733,9 +712,9 @@ pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> R
         while start < batch.num_rows() {
             let account = |i: usize| {
                 if accounts.is_null(i) {
-                    NULL_PARTITION.to_owned()
+                    NULL_PARTITION
                 } else {
-                    accounts.value(i).to_owned()
+                    accounts.value(i)
                 }
             };
             let a = account(start);
@@ -747,7 +726,7 @@ pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> R
                 if let Some((_, w)) = open.take() {
                     close(w)?;
                 }
-                let n = seen.entry(a.clone()).or_default();
+                let n = seen.entry(a.to_owned()).or_default();
                 *n += 1;
                 let file_name = if *n == 1 {
                     format!("{part}.parquet")
@@ -765,7 +744,7 @@ pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> R
                         Error::with_source(ErrorKind::Output, "cannot start a partition file", e)
                     })?;
                 written.push(rel);
-                open = Some((a.clone(), w));
+                open = Some((a.to_owned(), w));
             }
             let (_, w) = open.as_mut().expect("opened above");
             w.write(&rest.slice(start, end - start)).map_err(|e| {
@@ -773,7 +752,8 @@ pub fn write_partitioned(src: &Path, table: Table, dest: &Path, part: &str) -> R
             })?;
             start = end;
         }
-    }
+        Ok(())
+    })?;
     if let Some((_, w)) = open.take() {
         close(w)?;
     }
