@@ -20,18 +20,7 @@ use crate::time::now_secs;
 /// Gathers every fact the decision procedure needs.
 pub async fn collect(clients: &CheckClients, opts: &CheckOptions) -> Facts {
     let observed_at = now_secs();
-    let identity = identity(clients).await;
-    let partition = identity
-        .as_ref()
-        .map(|i| i.partition.clone())
-        .unwrap_or_else(|_| "aws".into());
-    let scope = match (&identity, &opts.regions) {
-        (_, Some(list)) => regions::from_flag(list, &opts.exclude_regions),
-        (Err(f), None) => regions::builtin(&partition, &opts.exclude_regions, f.clone()),
-        (Ok(_), None) => {
-            regions::discover(&clients.account, &partition, &opts.exclude_regions).await
-        }
-    };
+    let (identity, scope) = scope(clients, opts).await;
     let mut facts = Facts {
         observed_at,
         identity,
@@ -124,6 +113,29 @@ pub async fn collect(clients: &CheckClients, opts: &CheckOptions) -> Facts {
         facts.trails.insert(tf.trail.arn.clone(), tf);
     }
     facts
+}
+
+/// Steps 0-1 alone: who the caller is and which regions are in scope (`--regions`, else the
+/// account's enabled regions, else the partition's defaults with the failure kept). The
+/// shards of `verify --shard K/N` but shard 0 take their scope from here, as shard 0's check
+/// does, without the rest of the check.
+pub async fn scope(
+    clients: &CheckClients,
+    opts: &CheckOptions,
+) -> (Result<Identity, ApiFailure>, regions::RegionScope) {
+    let identity = identity(clients).await;
+    let partition = identity
+        .as_ref()
+        .map(|i| i.partition.clone())
+        .unwrap_or_else(|_| "aws".into());
+    let scope = match (&identity, &opts.regions) {
+        (_, Some(list)) => regions::from_flag(list, &opts.exclude_regions),
+        (Err(f), None) => regions::builtin(&partition, &opts.exclude_regions, f.clone()),
+        (Ok(_), None) => {
+            regions::discover(&clients.account, &partition, &opts.exclude_regions).await
+        }
+    };
+    (identity, scope)
 }
 
 async fn identity(clients: &CheckClients) -> Result<Identity, ApiFailure> {

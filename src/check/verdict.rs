@@ -48,6 +48,19 @@ impl Verdict {
             Verdict::Error => "ERROR",
         }
     }
+
+    /// The verdict [`Verdict::as_str`] names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Verdict::Pass,
+            Verdict::Warn,
+            Verdict::Fail,
+            Verdict::Inconclusive,
+            Verdict::Error,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
 }
 
 impl fmt::Display for Verdict {

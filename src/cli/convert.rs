@@ -133,16 +133,22 @@ impl TryFrom<ScopeArgs> for Scope {
 
     fn try_from(a: ScopeArgs) -> Result<Self> {
         crate::regions::validate_all(a.regions.as_deref())?;
-        let shard = match (&a.shard, a.shards) {
-            (Some(s), _) => Some(crate::shard::Shard::parse(s)?),
-            (None, Some(n)) => Some(crate::shard::Shard::from_env(n, |v| std::env::var(v).ok())?),
-            (None, None) => None,
-        };
         Ok(Scope {
             accounts: a.accounts,
             regions: a.regions,
             org_id: a.org_id,
-            shard,
+            shard: a.shard.shard()?,
+        })
+    }
+}
+
+impl ShardArgs {
+    /// `--shard K/N`, or `--shards N` with K from the array-job engine's environment.
+    fn shard(&self) -> Result<Option<crate::shard::Shard>> {
+        Ok(match (&self.shard, self.shards) {
+            (Some(s), _) => Some(crate::shard::Shard::parse(s)?),
+            (None, Some(n)) => Some(crate::shard::Shard::from_env(n, |v| std::env::var(v).ok())?),
+            (None, None) => None,
         })
     }
 }
@@ -274,6 +280,55 @@ fn source(s: &str) -> Result<Source> {
     s.parse().map_err(Error::usage)
 }
 
+/// Records in `parameters` the shard and every other setting that changes what a run reads or
+/// how it judges (`merge` compares them across shards); a shard needs a window.
+fn record_reading(
+    parameters: &mut serde_json::Value,
+    integrity: &IntegrityArgs,
+    pipeline: &Options,
+    org_id: Option<&str>,
+    global_region: Option<&str>,
+) -> Result<()> {
+    parameters["shard"] = pipeline.scope.shard.map(|s| s.to_string()).into();
+    if let Some(shard) = pipeline.scope.shard
+        && pipeline.window.bounds().is_none()
+    {
+        // Each shard would judge the span it happened to observe: not one run's window.
+        return Err(Error::usage(format!(
+            "--shard {shard} needs a window (--since): every shard must judge the same one"
+        )));
+    }
+    let keys_sha256 = match &integrity.keys.public_keys {
+        Some(p) => Some(
+            crate::report::evidence::hash_file(p)
+                .map_err(|e| Error::usage(format!("--public-keys {}: {e}", p.display())))?
+                .1,
+        ),
+        None => None,
+    };
+    for (k, v) in [
+        (
+            "digests",
+            serde_json::to_value(integrity.digests).unwrap_or_default(),
+        ),
+        ("public_keys_sha256", keys_sha256.into()),
+        ("trail", integrity.keys.trail.clone().into()),
+        ("org_id", org_id.into()),
+        ("global_region", global_region.into()),
+        ("delivery_grace_s", pipeline.window.delivery_grace_s.into()),
+        ("dense_up_to_h", pipeline.dense_max_hours.into()),
+        ("max_object_bytes", pipeline.max_object_bytes.into()),
+        (
+            "max_decompressed",
+            (pipeline.max_decompressed as u64).into(),
+        ),
+        ("file_hashes", pipeline.file_hashes.into()),
+    ] {
+        parameters[k] = v;
+    }
+    Ok(())
+}
+
 impl TryFrom<ScanArgs> for commands::scan::Config {
     type Error = Error;
 
@@ -283,45 +338,13 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
         let (state, window) = args.state.settings(&args.window, None)?;
         let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope = args.scope.try_into()?;
-        parameters["shard"] = pipeline.scope.shard.map(|s| s.to_string()).into();
-        if let Some(shard) = pipeline.scope.shard
-            && pipeline.window.bounds().is_none()
-        {
-            // Each shard would judge the span it happened to observe: not one run's window.
-            return Err(Error::usage(format!(
-                "--shard {shard} needs a window (--since): every shard must judge the same one"
-            )));
-        }
-        // Everything else that changes what a run reads or how it judges (merge compares it
-        // across shards).
-        let keys_sha256 = match &args.pipeline.integrity.keys.public_keys {
-            Some(p) => Some(
-                crate::report::evidence::hash_file(p)
-                    .map_err(|e| Error::usage(format!("--public-keys {}: {e}", p.display())))?
-                    .1,
-            ),
-            None => None,
-        };
-        for (k, v) in [
-            (
-                "digests",
-                serde_json::to_value(args.pipeline.integrity.digests).unwrap_or_default(),
-            ),
-            ("public_keys_sha256", keys_sha256.into()),
-            ("trail", args.pipeline.integrity.keys.trail.clone().into()),
-            ("org_id", pipeline.scope.org_id.clone().into()),
-            ("global_region", pipeline.global_region.clone().into()),
-            ("delivery_grace_s", pipeline.window.delivery_grace_s.into()),
-            ("dense_up_to_h", pipeline.dense_max_hours.into()),
-            ("max_object_bytes", pipeline.max_object_bytes.into()),
-            (
-                "max_decompressed",
-                (pipeline.max_decompressed as u64).into(),
-            ),
-            ("file_hashes", pipeline.file_hashes.into()),
-        ] {
-            parameters[k] = v;
-        }
+        record_reading(
+            &mut parameters,
+            &args.pipeline.integrity,
+            &pipeline,
+            pipeline.scope.org_id.as_deref(),
+            Some(&pipeline.global_region),
+        )?;
         pipeline.global_region = match (&args.pipeline.global_region, &pipeline.scope.regions) {
             (Some(g), _) => g.clone(),
             (None, Some(r)) if !r.is_empty() => {
@@ -348,8 +371,28 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
 
     fn try_from(args: VerifyArgs) -> Result<Self> {
         let parameters = serde_json::json!({"since": args.window.since.clone().unwrap_or_else(|| defaults::SINCE.into()), "until": args.window.until, "bucket": args.bucket, "prefix": args.prefix, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
+        let mut parameters = parameters;
         let (state, window) = args.state.settings(&args.window, Some(defaults::SINCE))?;
-        let pipeline = args.pipeline.options(window)?;
+        let mut pipeline = args.pipeline.options(window)?;
+        pipeline.scope.shard = args.shard.shard()?;
+        if let Some(shard) = pipeline.scope.shard {
+            if args.bucket.is_none() {
+                // Shard 0 alone runs the check: the others cannot learn the trail's bucket.
+                return Err(Error::usage(format!(
+                    "verify --shard {shard} needs --bucket (and --prefix when the trail has one): every shard must read the same source, and only shard 0 runs the configuration check"
+                )));
+            }
+            record_reading(
+                &mut parameters,
+                &args.pipeline.integrity,
+                &pipeline,
+                args.org_id.as_deref(),
+                args.pipeline.global_region.as_deref(),
+            )?;
+            parameters["regions"] = args.check.regions.clone().into();
+            parameters["exclude_regions"] = args.check.exclude_regions.clone().into();
+            parameters["accounts"] = args.accounts.clone().into();
+        }
         Ok(commands::verify::Config {
             check: args.check.try_into()?,
             pipeline,

@@ -49,10 +49,10 @@ pub enum Command {
     /// Re-check an evidence directory against its manifest.json: exit 1 on any changed,
     /// missing or added file, naming it.
     VerifyEvidence(VerifyEvidenceArgs),
-    /// Combine the evidence directories of N shards (`scan --shard K/N`) into the evidence of
-    /// one run: the same tables, gaps, verdict and report an unsharded run writes. Refused
-    /// (exit 2) when a shard is missing, twice, changed since its manifest, or ran with other
-    /// parameters or another window.
+    /// Combine the evidence directories of N shards (`scan --shard K/N` or `verify --shard
+    /// K/N`) into the evidence of one run: the same tables, gaps, verdict and report an
+    /// unsharded run writes. Refused (exit 2) when a shard is missing, twice, changed since its
+    /// manifest, or ran with other parameters, another window or other expected cells.
     Merge(MergeArgs),
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
@@ -67,8 +67,9 @@ pub struct MergeArgs {
     #[arg(value_name = "SHARD", required = true)]
     pub shards: Vec<String>,
 
-    /// Run the configuration check here, once for all shards (as `verify` does): the merged
-    /// result is then `verify`'s, the configuration verdict beside the shards' evidence.
+    /// Run the configuration check here, once for all `scan` shards (as `verify` does): the
+    /// merged result is then `verify`'s, the configuration verdict beside the shards' evidence.
+    /// (`verify` shards carry shard 0's check.)
     #[arg(long)]
     pub check: bool,
 
@@ -128,6 +129,14 @@ pub struct ScopeArgs {
     #[arg(long, value_name = "ORG_ID", help_heading = "Scope")]
     pub org_id: Option<String>,
 
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+/// Which shard of the (account, region) cells a process reads (`trailproof merge` combines
+/// them).
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
     /// Read and judge only shard K of N (0-based): a stable split of the (account, region)
     /// cells by rendezvous hashing, so N processes together cover every cell once.
     #[arg(
@@ -425,6 +434,11 @@ pub struct VerifyArgs {
         help_heading = "Log source"
     )]
     pub accounts: Option<Vec<String>>,
+
+    /// With `--shard`/`--shards`: shard 0 runs the configuration check, every shard reads its
+    /// cells of `--bucket` (required: all shards read one source).
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,9 +1,11 @@
-//! `trailproof merge SHARD_DIR... --out DIR`: the evidence of N shards (`scan --shard K/N`)
-//! combined into the evidence of one run, equal to what one unsharded run writes.
+//! `trailproof merge SHARD_DIR... --out DIR`: the evidence of N shards (`scan --shard K/N`
+//! or `verify --shard K/N`) combined into the evidence of one run, equal to what one
+//! unsharded run writes.
 //!
 //! Each shard directory must pass its own manifest, name a distinct shard of the same N, and
-//! have the same command, source, window and parameters; anything else is refused (exit 2),
-//! naming the shard. Shards own disjoint (account, region) cells, so the tables combine
+//! have the same command, source, window, parameters and expected accounts and regions;
+//! anything else is refused (exit 2), naming the shard. `verify` shards carry the
+//! configuration check in shard 0 alone; the merged result is `verify`'s with it. Shards own disjoint (account, region) cells, so the tables combine
 //! without judging anything again: coverage rows (the aggregate rebuilt from them, as the run
 //! held it), gaps, files (merged in key order), trail changes (merged in time order, the
 //! earliest kept), silent stretches; per-cell results and the verdict follow from the rows and
@@ -69,6 +71,10 @@ fn frame(run: &Run) -> serde_json::Value {
         "window_end": o["window_end"],
         "global_region": o["global_region"],
         "dense": o["dense"],
+        // A cell its owner did not expect would be judged by no shard: the lists must agree
+        // (found in the layout, they differ only if it changed between the shards' runs).
+        "expected_accounts": o["expected_accounts"],
+        "expected_regions": o["expected_regions"],
         // Whether digests took part is decided per run from what it found: shards that
         // decided differently judged their cells differently than one run would.
         "digests_in_use": o["digests"]["in_use"],
@@ -90,9 +96,9 @@ fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
             )));
         }
         let run = Run::read(dir)?;
-        if run.command != "scan" {
+        if run.command != "scan" && run.command != "verify" {
             return Err(refuse(format!(
-                "{}: a `{}` run; merge combines `scan --shard K/N` runs",
+                "{}: a `{}` run; merge combines `scan --shard K/N` and `verify --shard K/N` runs",
                 name, run.command
             )));
         }
@@ -131,6 +137,8 @@ fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
                     "window_end",
                     "global_region",
                     "dense",
+                    "expected_accounts",
+                    "expected_regions",
                     "digests_in_use",
                 ]
                 .iter()
@@ -537,6 +545,27 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let _guard = super::AreaGuard(Some(area.clone()));
     let dirs = fetch_shards(&config.shards, &area, &config.aws).await?;
     let shards = read_shards(&dirs)?;
+    // `verify` shards: shard 0 ran the configuration check, once for all.
+    let configured = if shards[0].run.command == "verify" {
+        if config.check.is_some() {
+            return Err(refuse(
+                "--check is for `scan` shards: these ran `verify`, and shard 0's configuration check stands for all".into(),
+            ));
+        }
+        let report = &shards[0].run.doc["config"];
+        let verdict = report["verdict"]
+            .as_str()
+            .and_then(crate::check::Verdict::parse)
+            .ok_or_else(|| {
+                refuse(format!(
+                    "{}: shard 0 of a `verify` run holds no configuration check",
+                    shards[0].name
+                ))
+            })?;
+        Some((report.clone(), verdict))
+    } else {
+        None
+    };
     let staging = crate::report::staging::Staging::begin(&config.out_dir)?;
     let out = staging.path().to_owned();
     crate::report::create_dir(&out)?;
@@ -548,9 +577,6 @@ pub async fn run(config: Config) -> Result<Outcome> {
     // The aggregate as the unsharded run held it, and the hours valid digests vouched for.
     let mut agg = Aggregate::default();
     let mut attested: BTreeMap<(String, String), BTreeSet<i64>> = BTreeMap::new();
-    let mut regions_seen: BTreeSet<String> = BTreeSet::new();
-    let mut accounts_seen: BTreeSet<String> = BTreeSet::new();
-    let (mut regions_equal, mut accounts_equal) = (true, true);
     for s in &shards {
         evidence::for_each_coverage(&s.dir, |a, r, h, c: Counters, at| {
             if at {
@@ -570,25 +596,10 @@ pub async fn run(config: Config) -> Result<Outcome> {
                 .or_default()
                 .insert(h, c);
         })?;
-        let listed = strings(&s.run.doc["outcome"]["expected_regions"]);
-        regions_equal &= listed == strings(&o["expected_regions"]);
-        regions_seen.extend(listed);
-        let listed = strings(&s.run.doc["outcome"]["expected_accounts"]);
-        accounts_equal &= listed == strings(&o["expected_accounts"]);
-        accounts_seen.extend(listed);
     }
-    // Lists given are the same in every shard; lists found in the layout are each shard's
-    // own (the run sorts what it finds).
-    let accounts: Vec<String> = if accounts_equal {
-        strings(&o["expected_accounts"])
-    } else {
-        accounts_seen.into_iter().collect()
-    };
-    let regions: Vec<String> = if regions_equal {
-        strings(&o["expected_regions"])
-    } else {
-        regions_seen.into_iter().collect()
-    };
+    // Equal in every shard (the frame).
+    let accounts = strings(&o["expected_accounts"]);
+    let regions = strings(&o["expected_regions"]);
 
     let mut gaps: Vec<Gap> = Vec::new();
     for s in &shards {
@@ -769,12 +780,18 @@ pub async fn run(config: Config) -> Result<Outcome> {
             let (v, code) = super::verify::combine(eval.verdict, Some(&outcome));
             ("verify", v, code, Some(report))
         }
-        _ => (
-            "scan",
-            verdict.as_str().to_owned(),
-            verdict.exit_code(),
-            None,
-        ),
+        _ => match &configured {
+            Some((report, config_verdict)) => {
+                let (v, code) = super::verify::combine(*config_verdict, Some(&outcome));
+                ("verify", v, code, Some(report.clone()))
+            }
+            None => (
+                "scan",
+                verdict.as_str().to_owned(),
+                verdict.exit_code(),
+                None,
+            ),
+        },
     };
     let mut parameters = first.doc["parameters"].clone();
     parameters["shard"] = serde_json::Value::Null;
@@ -844,10 +861,69 @@ pub async fn run(config: Config) -> Result<Outcome> {
                 summary: &summary,
                 dir: &dir,
             };
-            super::print(config.format, &view, line)?;
+            match &configured {
+                Some((report, _)) => {
+                    let view = CheckedByShard {
+                        report,
+                        shard: &shards[0].name,
+                        evidence: view,
+                    };
+                    super::print(config.format, &view, line)?;
+                }
+                None => super::print(config.format, &view, line)?,
+            }
         }
     }
     Ok(Outcome { exit_code: code })
+}
+
+/// The result of merging `verify` shards: shard 0's configuration verdict and findings, then
+/// the merged evidence (`summary.json` in JSON).
+struct CheckedByShard<'a> {
+    report: &'a serde_json::Value,
+    shard: &'a str,
+    evidence: ScanView<'a>,
+}
+
+impl crate::report::Render for CheckedByShard<'_> {
+    fn text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let r = self.report;
+        let reasons = strings(&r["reasons"]);
+        let reasons = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", reasons.join(", "))
+        };
+        writeln!(
+            out,
+            "CloudTrail configuration: {}{reasons}",
+            r["verdict"].as_str().unwrap_or("ERROR")
+        )?;
+        writeln!(
+            out,
+            "            checked once, by shard 0 ({}), at {}",
+            self.shard,
+            r["observed_at"].as_str().unwrap_or("?")
+        )?;
+        for f in r["findings"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "  {:<5} {}: {}",
+                f["severity"].as_str().unwrap_or(""),
+                f["reason"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or("")
+            )?;
+        }
+        writeln!(
+            out,
+            "\n----------------------------------------------------------------\n"
+        )?;
+        self.evidence.text(out)
+    }
+
+    fn json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.evidence.json(out)
+    }
 }
 
 #[cfg(test)]

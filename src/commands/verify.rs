@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::Options;
 use crate::report::check::CheckView;
 use crate::report::staging::Staging;
-use crate::report::summary::{Summary, VerifyView};
+use crate::report::summary::{ScanView, Summary, VerifyView};
 use crate::source::Source;
 
 use super::{Digests, Outcome};
@@ -48,45 +48,119 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let dir = pipeline.out_dir.clone();
     let publish = pipeline.publish.clone();
     let summary_line = pipeline.summary_line;
+    let check_format = check.format;
+    let shard = pipeline.scope.shard;
     // The window asked for: what a run without a log phase is filed under.
     let asked = pipeline.window.bounds().unwrap_or((0, 0));
     let staging = Staging::begin(&dir)?;
     pipeline.out_dir = staging.path().to_owned();
     let sdk = crate::aws::sdk_config(&check.aws).await;
     let clients = CheckClients::from_sdk_config(&sdk);
-    let (facts, eval) = crate::check::run(&clients, &check.options).await;
-    let view = CheckView {
-        facts: &facts,
-        eval: &eval,
-        opts: &check.options,
+    // The configuration check: once, in shard 0 of a sharded run.
+    let checked = match shard {
+        Some(s) if s.index > 0 => None,
+        _ => Some(crate::check::run(&clients, &check.options).await),
     };
-    let report = serde_json::to_value(view.report())
-        .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode the check report", e))?;
-    let source = eval.log_sources.first();
-    let bucket = bucket.or_else(|| source.and_then(|s| s.bucket.clone()));
+    let view = checked.as_ref().map(|(facts, eval)| CheckView {
+        facts,
+        eval,
+        opts: &check.options,
+    });
+    let report = match &view {
+        Some(v) => Some(serde_json::to_value(v.report()).map_err(|e| {
+            Error::with_source(ErrorKind::Output, "cannot encode the check report", e)
+        })?),
+        None => None,
+    };
+    let config_verdict = checked.as_ref().map(|(_, eval)| eval.verdict);
     let mut integrity = None;
-    let outcome = match bucket.filter(|_| eval.verdict != Verdict::Error) {
+    let read = match &checked {
+        Some((facts, eval)) => {
+            let source = eval.log_sources.first();
+            let read = bucket
+                .clone()
+                .or_else(|| source.and_then(|s| s.bucket.clone()))
+                .filter(|_| eval.verdict != Verdict::Error);
+            read.map(|bucket| {
+                let accounts = accounts
+                    .or_else(|| source.map(|s| s.accounts.clone()))
+                    .or_else(|| {
+                        facts
+                            .identity
+                            .as_ref()
+                            .ok()
+                            .map(|i| vec![i.account_id.clone()])
+                    });
+                let trail_prefix = source.and_then(|s| s.key_prefix.clone());
+                let prefix = match shard {
+                    // Every shard reads what it was given: the others cannot see the trail.
+                    Some(s) => {
+                        if let Some(t) = source
+                            && (t.bucket.as_deref() != Some(bucket.as_str())
+                                || t.key_prefix != prefix)
+                        {
+                            tracing::warn!(
+                                shard = %s,
+                                trail = %t.trail_arn,
+                                "The compliant trail delivers to s3://{}/{}, the shards read s3://{}/{}.",
+                                t.bucket.as_deref().unwrap_or(""),
+                                t.key_prefix.as_deref().unwrap_or(""),
+                                bucket,
+                                prefix.as_deref().unwrap_or("")
+                            );
+                        }
+                        prefix
+                    }
+                    None => prefix.or(trail_prefix),
+                };
+                LogScope {
+                    source: Source::S3 { bucket, prefix },
+                    accounts,
+                    regions: facts.regions.names().map(str::to_owned).collect(),
+                    org_id: org_id.or_else(|| source.and_then(|s| s.organization_id.clone())),
+                    global_region: global_region
+                        .or_else(|| source.map(|s| s.global_region.clone())),
+                }
+            })
+        }
+        None => {
+            // Shards but 0: the scope shard 0's check resolves, from the same two calls.
+            let (identity, regions) = crate::check::collect::scope(&clients, &check.options).await;
+            let identity = identity.map_err(|f| {
+                Error::new(
+                    ErrorKind::Aws,
+                    format!("cannot tell whose logs to expect: {}", f.summary()),
+                )
+            })?;
+            Some(LogScope {
+                source: Source::S3 {
+                    bucket: bucket.clone().unwrap_or_default(),
+                    prefix,
+                },
+                accounts: accounts.or_else(|| Some(vec![identity.account_id.clone()])),
+                regions: regions.names().map(str::to_owned).collect(),
+                org_id,
+                global_region: Some(global_region.unwrap_or_else(|| {
+                    crate::regions::global_region(&identity.partition).to_owned()
+                })),
+            })
+        }
+    };
+    let outcome = match read {
         // No log phase: the configuration alone decides (FAIL/INCONCLUSIVE 1, ERROR 2).
         None => None,
-        Some(bucket) => {
-            pipeline.scope.accounts = accounts
-                .or_else(|| source.map(|s| s.accounts.clone()))
-                .or_else(|| {
-                    facts
-                        .identity
-                        .as_ref()
-                        .ok()
-                        .map(|i| vec![i.account_id.clone()])
-                });
-            pipeline.scope.regions = Some(facts.regions.names().map(str::to_owned).collect());
-            pipeline.scope.org_id =
-                org_id.or_else(|| source.and_then(|s| s.organization_id.clone()));
-            if let Some(s) = source {
-                pipeline.global_region = global_region.unwrap_or_else(|| s.global_region.clone());
+        Some(scope) => {
+            pipeline.scope.accounts = scope.accounts;
+            pipeline.scope.regions = Some(scope.regions);
+            pipeline.scope.org_id = scope.org_id;
+            if let Some(g) = scope.global_region {
+                pipeline.global_region = g;
             }
-            let prefix = prefix.or_else(|| source.and_then(|s| s.key_prefix.clone()));
-            let s3 = crate::aws::s3_client_for_bucket(&sdk, &bucket).await;
-            let src = Source::S3 { bucket, prefix };
+            let src = scope.source;
+            let Source::S3 { bucket, .. } = &src else {
+                unreachable!("verify reads a bucket");
+            };
+            let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
             if let Some(inc) = &mut incremental {
                 inc.plan(&mut pipeline, &src, &mut parameters)?;
             }
@@ -98,7 +172,11 @@ pub async fn run(config: Config) -> Result<Outcome> {
             Some(crate::pipeline::run(&src, Some(s3), pipeline).await?)
         }
     };
-    let (verdict, code) = combine(eval.verdict, outcome.as_ref());
+    let (verdict, code) = match (config_verdict, &outcome) {
+        (Some(c), o) => combine(c, o.as_ref()),
+        (None, Some(o)) => (o.evidence.as_str().to_owned(), o.evidence.exit_code()),
+        (None, None) => unreachable!("a shard without the check always reads"),
+    };
     let code = match &incremental {
         Some(inc) => inc.exit_code(code),
         None => code,
@@ -110,21 +188,22 @@ pub async fn run(config: Config) -> Result<Outcome> {
         verdict,
         code,
         parameters,
-        Some(report),
+        report,
     );
     summary.write(staging.path())?;
     crate::report::pack::write(staging.path())?;
-    if outcome.is_none() && eval.verdict == Verdict::Error {
-        // Nothing could be evaluated (a transient failure, denied credentials): the previous
-        // evidence is not replaced by a directory that holds only this error.
+    // Nothing could be evaluated (a transient failure, denied credentials): the previous
+    // evidence is not replaced by a directory that holds only this error.
+    let nothing = outcome.is_none() && config_verdict == Some(Verdict::Error);
+    if nothing {
         drop(staging);
     } else {
         staging.commit()?;
     }
-    let (dir, mut line) = if outcome.is_none() && eval.verdict == Verdict::Error {
+    let (dir, mut line) = if nothing {
         // Nothing committed: the line still says what happened.
         let line = summary_line
-            .then(|| super::summary_line_without_evidence(eval.verdict.to_string(), code, asked));
+            .then(|| super::summary_line_without_evidence(Verdict::Error.to_string(), code, asked));
         (dir, line)
     } else {
         super::finish(
@@ -153,16 +232,39 @@ pub async fn run(config: Config) -> Result<Outcome> {
         (Some(inc), None) => inc.advance_nothing(&mut line),
         (None, _) => Ok(()),
     };
-    let result = VerifyView {
-        check: view,
-        outcome: outcome.as_ref(),
-        summary: &summary,
-        dir: &dir,
-    };
-    super::print(check.format, &result, line)?;
+    match (view, &outcome) {
+        (Some(check), outcome) => {
+            let result = VerifyView {
+                check,
+                outcome: outcome.as_ref(),
+                summary: &summary,
+                dir: &dir,
+            };
+            super::print(check_format, &result, line)?;
+        }
+        (None, Some(outcome)) => {
+            let result = ScanView {
+                outcome,
+                summary: &summary,
+                dir: &dir,
+            };
+            super::print(check_format, &result, line)?;
+        }
+        (None, None) => unreachable!("a shard without the check always reads"),
+    }
     Ok(Outcome {
         exit_code: super::incremental::exit_code(code, advanced),
     })
+}
+
+/// What the log phase of `verify` reads: from the check's compliant trail and the flags, or
+/// (shards but 0) from the flags and the caller's identity and regions.
+struct LogScope {
+    source: Source,
+    accounts: Option<Vec<String>>,
+    regions: Vec<String>,
+    org_id: Option<String>,
+    global_region: Option<String>,
 }
 
 /// The verdict of `verify` (and of `merge --check`): a configuration that is not PASS decides

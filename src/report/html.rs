@@ -301,6 +301,17 @@ fn join_or(v: &[String], none: &str) -> String {
 fn section_config(h: &mut String, run: &Run) {
     h.push_str("<section id=\"config\"><h2>Configuration</h2>\n");
     let Some(cfg) = run.doc.get("config").filter(|c| !c.is_null()) else {
+        if let Some(shard) = run.doc["parameters"]["shard"]
+            .as_str()
+            .filter(|_| run.command == "verify")
+        {
+            put!(
+                h,
+                "<p class=\"muted\">Not checked by this shard ({}): shard 0 checks the configuration once for all shards, and <code>trailproof merge</code> carries its result.</p></section>\n",
+                esc(shard)
+            );
+            return;
+        }
         put!(
             h,
             "<p class=\"muted\">Not checked by this command (<code>trailproof {}</code> reads the delivered logs only; <code>trailproof verify</code> checks the configuration too).</p></section>\n",

@@ -649,3 +649,224 @@ q(f"SELECT count(*), count(DISTINCT key) FROM read_parquet('{{w}}/files.parquet'
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("needs a window"), "{err}");
 }
+
+#[tokio::test]
+async fn verify_shards_check_the_configuration_once_and_merge_to_one_verify() {
+    let a = Account::new().await;
+    a.trail(crate::util::TrailSpec {
+        organization: true,
+        prefix: Some("audit"),
+        ..crate::util::TrailSpec::mr("org-trail", crate::util::all_mgmt())
+    })
+    .await;
+    let bucket = format!("tp-{}-org-trail", a.id);
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys.json");
+    let mut accounts = vec![a.id.clone()];
+    accounts.extend((0..9).map(|i| format!("{:012}", 310_000_000_000u64 + i)));
+    let list = accounts.join(",");
+    let regions = "us-east-1,eu-west-1,ap-south-1,sa-east-1";
+    let out = a.run(&[
+        "generate",
+        "--out",
+        &format!("s3://{bucket}/audit"),
+        "--endpoint-url",
+        endpoint(),
+        "--org-id",
+        ORG,
+        "--accounts",
+        &list,
+        "--regions",
+        regions,
+        "--hours",
+        "2",
+        "--events-per-hour",
+        "3",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--fault",
+        "no-writes:ap-south-1",
+        "--public-keys-out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = |dir: &Path, extra: &[&str], env: &[(&str, &Path)]| {
+        let mut args = vec![
+            "verify",
+            "--endpoint-url",
+            endpoint(),
+            "--regions",
+            regions,
+            "--accounts",
+            list.as_str(),
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            "2026-01-01T02:00:00Z",
+            "--public-keys",
+            keys.to_str().unwrap(),
+            // moto answers ListPublicKeys with HTTP 500: do not wait on retries.
+            "--max-attempts",
+            "2",
+            "--no-progress",
+            "--format",
+            "json",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let res = a.run_with(&args, env);
+        let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
+        (
+            res.status.code().unwrap(),
+            summary,
+            String::from_utf8_lossy(&res.stderr).into_owned(),
+        )
+    };
+    let whole = tmp.path().join("whole");
+    let (code, w, err) = verify(&whole, &[], &[]);
+    assert_eq!(code, 1, "{err}\n{w:#}");
+    assert_eq!(w["verdict"], "GAPS", "{w:#}");
+    assert_eq!(w["outcome"]["source"], format!("s3://{bucket}/audit"));
+    let config_verdict = w["config"]["verdict"].clone();
+    assert!(
+        matches!(config_verdict.as_str(), Some("PASS" | "WARN")),
+        "{w:#}"
+    );
+
+    // Every shard gets the same command line (as on an array-job engine) but its index;
+    // shard 0 alone checks the configuration.
+    let shard = |k: u32| tmp.path().join(format!("v{k}"));
+    let sharded = [
+        "--shards",
+        "3",
+        "--bucket",
+        bucket.as_str(),
+        "--prefix",
+        "audit",
+    ];
+    for k in 0..3u32 {
+        let index = k.to_string();
+        let (code, s, err) = verify(
+            &shard(k),
+            &sharded,
+            &[("AWS_BATCH_JOB_ARRAY_INDEX", Path::new(&index))],
+        );
+        assert!(code <= 1, "{err}\n{s:#}");
+        assert_eq!(s["command"], "verify");
+        assert_eq!(s["parameters"]["shard"], format!("{k}/3"));
+        assert_eq!(
+            s["outcome"]["expected_accounts"],
+            w["outcome"]["expected_accounts"]
+        );
+        if k == 0 {
+            assert_eq!(s["config"]["verdict"], config_verdict, "{s:#}");
+        } else {
+            assert!(s["config"].is_null(), "shard {k} checked: {s:#}");
+            let html = std::fs::read_to_string(shard(k).join("report.html")).unwrap();
+            assert!(html.contains("Not checked by this shard ("), "{k}");
+        }
+    }
+    let dirs: Vec<String> = (0..3).map(|k| shard(k).display().to_string()).collect();
+    let merge = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["merge", "--out", out.to_str().unwrap()];
+        args.extend(dirs.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        a.run(&args)
+    };
+    let merged = tmp.path().join("merged");
+    let res = merge(&merged, &["--format", "json"]);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    assert_eq!(m["command"], "verify");
+    assert_eq!(m["config"]["verdict"], config_verdict);
+    assert_eq!(m["verdict"], w["verdict"]);
+    assert_eq!(m["exit_code"], w["exit_code"]);
+    assert_eq!(coverage(&merged), coverage(&whole));
+    assert_eq!(gaps(&merged), gaps(&whole));
+    assert!(
+        gaps(&merged)
+            .iter()
+            .any(|g| g.1 == "ap-south-1" && g.2 == "no_events"),
+        "{:#?}",
+        gaps(&merged)
+    );
+    assert_eq!(files(&merged), files(&whole));
+    for key in ["regions_by_status", "totals", "expected_regions"] {
+        assert_eq!(m["outcome"][key], w["outcome"][key], "{key}");
+    }
+    let check = a.run(&["verify-evidence", merged.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0));
+    let text = merge(&tmp.path().join("merged-text"), &[]);
+    let printed = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        printed.contains(&format!(
+            "CloudTrail configuration: {}",
+            config_verdict.as_str().unwrap()
+        )) && printed.contains("checked once, by shard 0"),
+        "{printed}"
+    );
+
+    // Refused: a shard without --bucket (it could not know the trail's), --check over verify
+    // shards, and a shard that expected other accounts (a cell no shard would judge).
+    let (code, _, err) = verify(&tmp.path().join("nb"), &["--shard", "1/3"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs --bucket"), "{err}");
+    let res = merge(
+        &tmp.path().join("checked"),
+        &["--check", "--endpoint-url", endpoint()],
+    );
+    assert_eq!(res.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&res.stderr).contains("--check is for `scan` shards"),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let fewer = accounts[..9].join(",");
+    let other = tmp.path().join("other");
+    let mut args: Vec<&str> = vec![
+        "verify",
+        "--endpoint-url",
+        endpoint(),
+        "--regions",
+        regions,
+        "--accounts",
+        &fewer,
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T02:00:00Z",
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--max-attempts",
+        "2",
+        "--no-progress",
+        "--shard",
+        "2/3",
+        "--out",
+        other.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&sharded[2..]);
+    let res = a.run(&args);
+    assert!(res.status.code().unwrap() <= 1);
+    let res = a.run(&[
+        "merge",
+        "--out",
+        tmp.path().join("refused").to_str().unwrap(),
+        &dirs[0],
+        &dirs[1],
+        other.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("expected_accounts"), "{err}");
+}
