@@ -241,10 +241,12 @@ impl StateArgs {
         &self,
         window: &WindowArgs,
         default_since: Option<&str>,
+        shard: &ShardArgs,
     ) -> Result<(Option<crate::state::Settings>, Window)> {
         let Some(at) = &self.state else {
             return Ok((None, window.window(default_since)?));
         };
+        let at = &state_location(at, shard)?;
         let max_catch_up_s = self.max_catch_up.as_secs() as i64;
         if max_catch_up_s < crate::time::HOUR {
             return Err(Error::usage("--max-catch-up must be at least 1h"));
@@ -273,6 +275,23 @@ impl StateArgs {
             Some(settings),
             first.unwrap_or(Window::unbounded(delivery_grace_s)),
         ))
+    }
+}
+
+/// `--state` of a shard: `{shard}` replaced by its index. Shards started with one command line
+/// (`--shards N`) must put `{shard}` in it: one state cannot serve N shards.
+fn state_location(at: &str, shard: &ShardArgs) -> Result<String> {
+    const MARK: &str = "{shard}";
+    match shard.shard()? {
+        Some(s) if at.contains(MARK) => Ok(at.replace(MARK, &s.index.to_string())),
+        Some(s) if shard.shards.is_some() => Err(Error::usage(format!(
+            "--shards {}: every shard runs this command line, so --state needs {MARK} in it (as in s3://bucket/state/daily-{MARK}.json): each shard keeps its own state",
+            s.count
+        ))),
+        None if at.contains(MARK) => Err(Error::usage(format!(
+            "--state {at}: {MARK} needs --shard or --shards"
+        ))),
+        _ => Ok(at.to_owned()),
     }
 }
 
@@ -335,7 +354,7 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
     fn try_from(args: ScanArgs) -> Result<Self> {
         let source = source(&args.source)?;
         let mut parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
-        let (state, window) = args.state.settings(&args.window, None)?;
+        let (state, window) = args.state.settings(&args.window, None, &args.scope.shard)?;
         let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope = args.scope.try_into()?;
         record_reading(
@@ -372,10 +391,19 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
     fn try_from(args: VerifyArgs) -> Result<Self> {
         let parameters = serde_json::json!({"since": args.window.since.clone().unwrap_or_else(|| defaults::SINCE.into()), "until": args.window.until, "bucket": args.bucket, "prefix": args.prefix, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
         let mut parameters = parameters;
-        let (state, window) = args.state.settings(&args.window, Some(defaults::SINCE))?;
+        let (state, window) =
+            args.state
+                .settings(&args.window, Some(defaults::SINCE), &args.shard)?;
         let mut pipeline = args.pipeline.options(window)?;
         pipeline.scope.shard = args.shard.shard()?;
         if let Some(shard) = pipeline.scope.shard {
+            if args.window.since.is_none() && args.state.state.is_none() {
+                // The default (24 h before now) is resolved by each shard at its own start:
+                // shards on either side of an hour would judge different windows.
+                return Err(Error::usage(format!(
+                    "verify --shard {shard} needs --since (or --state): every shard must judge the same window"
+                )));
+            }
             if args.bucket.is_none() {
                 // Shard 0 alone runs the check: the others cannot learn the trail's bucket.
                 return Err(Error::usage(format!(

@@ -194,7 +194,8 @@ pub struct StateArgs {
     /// Run incrementally: a state file or `s3://bucket/key` recording where the last run
     /// ended. The run judges from there (minus the delivery grace, so late files are counted)
     /// to `--until`, continues silences and digest chains, and advances the state only after
-    /// its evidence is complete. `--since` applies only while there is no state yet.
+    /// its evidence is complete. `--since` applies only while there is no state yet. With
+    /// shards, `{shard}` in it is replaced by the shard's index (each keeps its own state).
     #[arg(long, value_name = "LOCATION", help_heading = "Incremental")]
     pub state: Option<String>,
 

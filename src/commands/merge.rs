@@ -185,7 +185,15 @@ fn read_shards(dirs: &[(PathBuf, String)]) -> Result<Vec<ShardDir>> {
         .map(|k| format!("{k}/{}", first.shard.count))
         .collect();
     if !missing.is_empty() {
-        return Err(refuse(format!("shard {} missing", missing.join(", "))));
+        let hint = if first.run.command == "verify" && !present.contains(&0) {
+            " (shard 0 of `verify` writes no evidence when its configuration check could not run at all: see its exit code and stderr)"
+        } else {
+            ""
+        };
+        return Err(refuse(format!(
+            "shard {} missing{hint}",
+            missing.join(", ")
+        )));
     }
     shards.sort_by_key(|s| s.shard.index);
     Ok(shards)
@@ -755,7 +763,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         account_mismatches: mismatches,
         trail_changes: changes.rows,
         trail_changes_dropped: changes.dropped,
-        regions_given: first.doc["parameters"]["regions"].is_array(),
+        // `verify` always gives the log phase its regions (the check's).
+        regions_given: first.command == "verify" || first.doc["parameters"]["regions"].is_array(),
         silence_checked: first.doc["parameters"]["max_silence_s"].is_number(),
     };
     // `--check`: the configuration verdict, once for all shards.

@@ -43,6 +43,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         mut parameters,
         state,
     } = config;
+    let prefix = prefix.filter(|p| !p.is_empty());
     // Before anything is judged: a state in use by another run stops this one here.
     let mut incremental = super::incremental::Incremental::open(state, &check.aws).await?;
     let dir = pipeline.out_dir.clone();
@@ -96,32 +97,51 @@ pub async fn run(config: Config) -> Result<Outcome> {
                     // Every shard reads what it was given: the others cannot see the trail.
                     Some(s) => {
                         if let Some(t) = source
-                            && (t.bucket.as_deref() != Some(bucket.as_str())
-                                || t.key_prefix != prefix)
+                            && t.bucket.as_deref() == Some(bucket.as_str())
+                            && t.key_prefix != prefix
+                        {
+                            // The trail's own bucket under another prefix: a mistake that
+                            // would show the trail's logs missing.
+                            return Err(Error::usage(format!(
+                                "shard {s}: the compliant trail {} delivers to s3://{bucket}/{}, not under --prefix '{}': give every shard --prefix '{}'",
+                                t.trail_arn,
+                                t.key_prefix.as_deref().unwrap_or(""),
+                                prefix.as_deref().unwrap_or(""),
+                                t.key_prefix.as_deref().unwrap_or("")
+                            )));
+                        }
+                        if let Some(t) = source
+                            && t.bucket.as_deref() != Some(bucket.as_str())
                         {
                             tracing::warn!(
                                 shard = %s,
                                 trail = %t.trail_arn,
-                                "The compliant trail delivers to s3://{}/{}, the shards read s3://{}/{}.",
-                                t.bucket.as_deref().unwrap_or(""),
-                                t.key_prefix.as_deref().unwrap_or(""),
-                                bucket,
-                                prefix.as_deref().unwrap_or("")
+                                "The compliant trail delivers to bucket {}; the shards read {bucket} (a copy?).",
+                                t.bucket.as_deref().unwrap_or("")
                             );
                         }
                         prefix
                     }
                     None => prefix.or(trail_prefix),
                 };
-                LogScope {
+                let partition_global = facts
+                    .identity
+                    .as_ref()
+                    .ok()
+                    .map(|i| crate::regions::global_region(&i.partition).to_owned());
+                Ok(LogScope {
                     source: Source::S3 { bucket, prefix },
                     accounts,
                     regions: facts.regions.names().map(str::to_owned).collect(),
                     org_id: org_id.or_else(|| source.and_then(|s| s.organization_id.clone())),
+                    // Without a compliant trail, the partition's (as the other shards
+                    // resolve it).
                     global_region: global_region
-                        .or_else(|| source.map(|s| s.global_region.clone())),
-                }
+                        .or_else(|| source.map(|s| s.global_region.clone()))
+                        .or(partition_global),
+                })
             })
+            .transpose()?
         }
         None => {
             // Shards but 0: the scope shard 0's check resolves, from the same two calls.

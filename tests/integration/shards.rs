@@ -644,6 +644,36 @@ q(f"SELECT count(*), count(DISTINCT key) FROM read_parquet('{{w}}/files.parquet'
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("late-after"), "{err}");
+    // A shard that found another layout (an account added between the shards' runs), with
+    // the same parameters: refused, as no shard judged the new account's cells it owns.
+    let (code, err) = run(&[
+        "generate",
+        "--out",
+        logs.to_str().unwrap(),
+        "--accounts",
+        "999988887777",
+        "--regions",
+        "us-east-1,eu-west-1,ap-south-1",
+        "--hours",
+        "3",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--no-extras",
+        "--no-digests",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let later = tmp.path().join("later");
+    let (code, err) = scan(&later, &["--shard", "1/2"]);
+    assert!(code <= 1, "{err}");
+    let (code, err) = run(&[
+        "merge",
+        shard(0).to_str().unwrap(),
+        later.to_str().unwrap(),
+        "--out",
+        tmp.path().join("refused-layout").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("(expected_accounts differ)"), "{err}");
     // A shard without a window is refused at once.
     let (code, err) = run(&["scan", logs.to_str().unwrap(), "--shard", "0/2"]);
     assert_eq!(code, 2, "{err}");
@@ -804,6 +834,8 @@ async fn verify_shards_check_the_configuration_once_and_merge_to_one_verify() {
     for key in ["regions_by_status", "totals", "expected_regions"] {
         assert_eq!(m["outcome"][key], w["outcome"][key], "{key}");
     }
+    // What the evidence states, control by control, as the unsharded verify states it.
+    assert_eq!(m["controls"], w["controls"]);
     let check = a.run(&["verify-evidence", merged.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0));
     let text = merge(&tmp.path().join("merged-text"), &[]);
@@ -821,6 +853,38 @@ async fn verify_shards_check_the_configuration_once_and_merge_to_one_verify() {
     let (code, _, err) = verify(&tmp.path().join("nb"), &["--shard", "1/3"], &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("needs --bucket"), "{err}");
+    // The trail's own bucket without its prefix: refused by shard 0, which sees the trail.
+    let (code, _, err) = verify(
+        &tmp.path().join("np"),
+        &["--shard", "0/3", "--bucket", bucket.as_str()],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give every shard --prefix 'audit'"), "{err}");
+    assert!(!tmp.path().join("np").exists());
+    // A default window (each shard would resolve it at its own start), and one state for all
+    // the shards of one command line, are refused before anything runs.
+    for (extra, what) in [
+        (vec!["--bucket", "b"], "needs --since"),
+        (
+            vec![
+                "--bucket",
+                "b",
+                "--since",
+                "2026-01-01",
+                "--state",
+                "s.json",
+            ],
+            "--state needs {shard}",
+        ),
+    ] {
+        let mut args = vec!["verify", "--shards", "3"];
+        args.extend(extra);
+        let res = a.run_with(&args, &[("AWS_BATCH_JOB_ARRAY_INDEX", Path::new("1"))]);
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(2), "{err}");
+        assert!(err.contains(what), "{what}: {err}");
+    }
     let res = merge(
         &tmp.path().join("checked"),
         &["--check", "--endpoint-url", endpoint()],
