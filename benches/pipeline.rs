@@ -93,6 +93,22 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     bench_parsers(c, "decode/parse", &plain, None);
+
+    // The structural index alone (stage 1 and walking its tokens), on every path this CPU has.
+    let mut g = c.benchmark_group("decode/index");
+    g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
+    for level in trailproof::decode::simd::Level::available() {
+        g.bench_function(format!("{level:?}"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for p in &plain {
+                    trailproof::decode::simd::each_token(p, level, |_| n += 1).expect("index");
+                }
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
     // Real records (deeper, more fields) decide between parsers.
     let real =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invictus/CloudTrail");
@@ -128,6 +144,21 @@ fn benches(c: &mut Criterion) {
             black_box(agg.cells.len())
         })
     });
+    g.bench_function(
+        "whole file without hashes: inflate + parse + aggregate",
+        |b| {
+            let mut d = Decoder::new(1 << 30);
+            b.iter(|| {
+                let (mut agg, mut fc) = (Aggregate::default(), counter());
+                for o in &objects {
+                    d.inflate(o, true).expect("inflate");
+                    d.parse(|r| fc.event(&CTX, &mut agg, r)).expect("parse");
+                    fc.finish(&CTX, &mut agg);
+                }
+                black_box(agg.cells.len())
+            })
+        },
+    );
     g.bench_function("whole file: inflate + sha256 + parse + aggregate", |b| {
         let mut d = Decoder::new(1 << 30);
         b.iter(|| {

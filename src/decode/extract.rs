@@ -2,6 +2,11 @@
 //! reads the dozen fields coverage needs from each record (and `userIdentity.type`) and skips
 //! everything else without building any value.
 //!
+//! It walks tokens, not bytes: the structural index ([`super::structural`], SIMD where the
+//! CPU has it) gives the position of every structural character, quote and scalar start, a
+//! 64 KiB chunk at a time, so whitespace and string contents are never stepped through here; a
+//! nested value is skipped by bracket depth over its tokens, its grammar checked on the way.
+//!
 //! It is strict where it reads and conservative everywhere else: the whole buffer must be valid
 //! UTF-8, the structure (braces, brackets, colons, commas, string quoting) is checked, and any
 //! surprise — an escape inside a wanted string, a duplicate wanted key, a malformed value — makes
@@ -10,6 +15,8 @@
 
 use std::borrow::Cow;
 
+use super::simd::Level;
+use super::structural::Tokens;
 use crate::decode::{Record, UserIdentity};
 
 /// The extractor declined; parse the document with the full parser instead.
@@ -25,114 +32,122 @@ struct Cursor<'a> {
     b: &'a [u8],
     /// The same buffer, validated as UTF-8 once: strings are sliced from it, not re-checked.
     s: &'a str,
-    i: usize,
-    depth: u32,
-    /// The buffer holds no byte below 0x20 at all (CloudTrail writes one line), so no string
-    /// can hold a raw control byte and the per-string check is skipped.
-    ctl_free: bool,
+    /// The document's tokens ([`super::structural`]): structure, quotes, scalar starts.
+    t: Tokens<'a>,
 }
 
-/// No byte below 0x20 in `b`: one branch-free pass the compiler vectorizes.
-fn control_free(b: &[u8]) -> bool {
-    b.chunks(4096)
-        .all(|c| c.iter().fold(0xFF, |m: u8, &x| m.min(x)) >= 0x20)
+/// A byte that may continue a scalar (`true`, `-1.5e3`): the scan stops at anything else.
+#[inline]
+fn scalar_byte(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z')
+}
+
+/// Where the grammar of a skipped container stands between two tokens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// After `{`: a key or `}`.
+    KeyOrEnd,
+    /// After `,` in an object.
+    Key,
+    /// After a key.
+    Colon,
+    /// After `:`, or `,` in an array.
+    Value,
+    /// After `[`: a value or `]`.
+    ValueOrEnd,
+    /// After a value: `,` or the container's end.
+    Next,
 }
 
 impl<'a> Cursor<'a> {
+    /// The position of the next token.
     #[inline]
-    fn ws(&mut self) {
-        while let Some(c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
-                self.i += 1;
-            } else {
-                break;
-            }
-        }
+    fn at(&mut self) -> R<usize> {
+        self.t.get(0)?.ok_or(Unsupported)
     }
 
+    /// The byte of the next token.
     #[inline]
     fn peek(&mut self) -> R<u8> {
-        self.ws();
-        self.b.get(self.i).copied().ok_or(Unsupported)
+        let p = self.at()?;
+        Ok(self.b[p])
     }
 
     #[inline]
     fn expect(&mut self, c: u8) -> R<()> {
         if self.peek()? == c {
-            self.i += 1;
+            self.t.advance(1);
             Ok(())
         } else {
             Err(Unsupported)
         }
     }
 
-    /// The bytes of a string without escapes, borrowed; the cursor is on its opening quote.
-    /// Object keys are matched as bytes: no UTF-8 check per key.
+    /// The bytes of a string without escapes, borrowed; the next token is its opening quote
+    /// (and the one after it, by construction, its closing quote). Object keys are matched as
+    /// bytes: no UTF-8 check per key.
     #[inline]
     fn plain_bytes(&mut self) -> R<&'a [u8]> {
-        self.expect(b'"')?;
-        let start = self.i;
-        let rest = &self.b[start..];
-        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
-        if rest[end] == b'\\' || (!self.ctl_free && rest[..end].iter().any(|&c| c < 0x20)) {
+        let open = self.at()?;
+        if self.b[open] != b'"' {
             return Err(Unsupported);
         }
-        self.i = start + end + 1;
-        Ok(&rest[..end])
+        let close = self.t.get(1)?.ok_or(Unsupported)?;
+        if self.t.escaped_within(open, close) {
+            return Err(Unsupported);
+        }
+        let text = &self.b[open + 1..close];
+        self.t.advance(2);
+        Ok(text)
     }
 
-    /// A string without escapes, borrowed; the cursor is on its opening quote.
+    /// A string without escapes, borrowed; the next token is its opening quote.
     #[inline]
     fn plain_str(&mut self) -> R<&'a str> {
+        let open = self.at()?;
         let len = self.plain_bytes()?.len();
-        let end = self.i - 1;
         // Both ends sit next to an ASCII quote, so they are char boundaries.
-        self.s.get(end - len..end).ok_or(Unsupported)
+        self.s.get(open + 1..open + 1 + len).ok_or(Unsupported)
     }
 
-    /// Skips a string; the cursor is on its opening quote. Escapes must be valid JSON escapes
-    /// (a `\\u` escape of a surrogate is declined), and raw control bytes are declined, as the
-    /// full parser would reject them.
+    /// Skips a string (its escapes were checked by the index); the next token is its opening
+    /// quote.
     #[inline]
     fn skip_str(&mut self) -> R<()> {
-        self.expect(b'"')?;
-        loop {
-            let rest = &self.b[self.i..];
-            let at = memchr::memchr2(b'"', b'\\', rest).ok_or(Unsupported)?;
-            if !self.ctl_free && rest[..at].iter().any(|&c| c < 0x20) {
-                return Err(Unsupported);
-            }
-            if rest[at] == b'"' {
-                self.i += at + 1;
-                return Ok(());
-            }
-            match rest.get(at + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += at + 2,
-                Some(b'u') => {
-                    let hex = rest.get(at + 2..at + 6).ok_or(Unsupported)?;
-                    let text = std::str::from_utf8(hex).map_err(|_| Unsupported)?;
-                    let code = u16::from_str_radix(text, 16).map_err(|_| Unsupported)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) || (0xD800..=0xDFFF).contains(&code) {
-                        return Err(Unsupported);
-                    }
-                    self.i += at + 6;
-                }
-                _ => return Err(Unsupported),
-            }
+        if self.peek()? != b'"' {
+            return Err(Unsupported);
         }
+        self.t.advance(2);
+        Ok(())
     }
 
     /// Skips a scalar (number, true, false, null).
     #[inline]
     fn skip_scalar(&mut self) -> R<()> {
-        let start = self.i;
-        while let Some(c) = self.b.get(self.i) {
-            match c {
-                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z' => self.i += 1,
-                _ => break,
-            }
+        let start = self.at()?;
+        self.scalar_at(start)?;
+        self.t.advance(1);
+        Ok(())
+    }
+
+    /// The scalar starting at `start`: exactly `true`, `false`, `null` or a number, ended by
+    /// whitespace, structure, a quote or the end of the buffer.
+    #[inline]
+    fn scalar_at(&self, start: usize) -> R<&'a [u8]> {
+        let mut end = start;
+        while self.b.get(end).is_some_and(|&c| scalar_byte(c)) {
+            end += 1;
         }
-        let tok = &self.b[start..self.i];
+        // Any other byte continues the scalar (`1x`, a stray backslash): not one of them.
+        if let Some(&c) = self.b.get(end)
+            && !matches!(
+                c,
+                b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"'
+            )
+        {
+            return Err(Unsupported);
+        }
+        let tok = &self.b[start..end];
         let ok = match tok.first() {
             Some(b't') => tok == b"true",
             Some(b'f') => tok == b"false",
@@ -140,62 +155,83 @@ impl<'a> Cursor<'a> {
             Some(b'-' | b'0'..=b'9') => is_number(tok),
             _ => false,
         };
-        if ok { Ok(()) } else { Err(Unsupported) }
+        if ok { Ok(tok) } else { Err(Unsupported) }
     }
 
     /// Skips any value.
+    #[inline]
     fn skip_value(&mut self) -> R<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Unsupported);
-        }
-        let r = self.skip_value_inner();
-        self.depth -= 1;
-        r
-    }
-
-    fn skip_value_inner(&mut self) -> R<()> {
         match self.peek()? {
             b'"' => self.skip_str(),
-            b'{' => {
-                self.i += 1;
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_str()?;
-                    self.expect(b':')?;
-                    self.skip_value()?;
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Unsupported),
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_value()?;
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Unsupported),
-                    }
-                }
-            }
+            b'{' | b'[' => self.skip_container(),
             _ => self.skip_scalar(),
+        }
+    }
+
+    /// Skips an object or array by bracket depth over its tokens, checking the grammar on the
+    /// way: a stack of container kinds, one bit per level (nesting beyond [`MAX_DEPTH`] is
+    /// left to the full parser).
+    fn skip_container(&mut self) -> R<()> {
+        // Bit `d` of `objects`: the container at depth `d + 1` is an object.
+        let mut objects = 0u64;
+        let mut depth = 0u32;
+        let mut want = Expect::Value;
+        loop {
+            let p = self.at()?;
+            let c = self.b[p];
+            self.t.advance(1);
+            want = match (want, c) {
+                (Expect::Value | Expect::ValueOrEnd, b'{' | b'[') => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(Unsupported);
+                    }
+                    let bit = 1u64 << (depth - 1);
+                    if c == b'{' {
+                        objects |= bit;
+                        Expect::KeyOrEnd
+                    } else {
+                        objects &= !bit;
+                        Expect::ValueOrEnd
+                    }
+                }
+                (Expect::Value | Expect::ValueOrEnd, b'"') => {
+                    // Its closing quote.
+                    self.t.advance(1);
+                    Expect::Next
+                }
+                (Expect::KeyOrEnd | Expect::Key, b'"') => {
+                    self.t.advance(1);
+                    Expect::Colon
+                }
+                (Expect::Colon, b':') => Expect::Value,
+                (Expect::Next, b',') => {
+                    if objects >> (depth - 1) & 1 == 1 {
+                        Expect::Key
+                    } else {
+                        Expect::Value
+                    }
+                }
+                (Expect::Next | Expect::KeyOrEnd, b'}')
+                | (Expect::Next | Expect::ValueOrEnd, b']') => {
+                    let object = objects >> (depth - 1) & 1 == 1;
+                    if object != (c == b'}') {
+                        return Err(Unsupported);
+                    }
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                    Expect::Next
+                }
+                (Expect::Value | Expect::ValueOrEnd, _)
+                    if !matches!(c, b'}' | b']' | b':' | b',') =>
+                {
+                    self.scalar_at(p)?;
+                    Expect::Next
+                }
+                _ => return Err(Unsupported),
+            };
         }
     }
 
@@ -214,9 +250,10 @@ impl<'a> Cursor<'a> {
     fn opt_flag(&mut self) -> R<Option<bool>> {
         match self.peek()? {
             b't' | b'f' | b'n' => {
-                let start = self.i;
-                self.skip_scalar()?;
-                Ok(match &self.b[start..self.i] {
+                let start = self.at()?;
+                let tok = self.scalar_at(start)?;
+                self.t.advance(1);
+                Ok(match tok {
                     b"true" => Some(true),
                     b"false" => Some(false),
                     _ => None,
@@ -242,13 +279,13 @@ impl<'a> Cursor<'a> {
                 self.skip_scalar()?;
                 return Ok(None);
             }
-            b'{' => self.i += 1,
+            b'{' => self.t.advance(1),
             _ => return Err(Unsupported),
         }
         let mut ui = UserIdentity::default();
         let mut seen = false;
         if self.peek()? == b'}' {
-            self.i += 1;
+            self.t.advance(1);
             return Ok(Some(ui));
         }
         loop {
@@ -264,9 +301,9 @@ impl<'a> Cursor<'a> {
                 self.skip_value()?;
             }
             match self.peek()? {
-                b',' => self.i += 1,
+                b',' => self.t.advance(1),
                 b'}' => {
-                    self.i += 1;
+                    self.t.advance(1);
                     return Ok(Some(ui));
                 }
                 _ => return Err(Unsupported),
@@ -275,13 +312,14 @@ impl<'a> Cursor<'a> {
     }
 
     fn record(&mut self) -> R<Record<'a>> {
+        let start = self.at()?;
         self.expect(b'{')?;
-        let start = self.i - 1;
         let mut r = Record::default();
         let mut seen = 0u16;
         if self.peek()? == b'}' {
-            self.i += 1;
-            r.span = Some((start, self.i));
+            let end = self.at()? + 1;
+            self.t.advance(1);
+            r.span = Some((start, end));
             return Ok(r);
         }
         loop {
@@ -324,10 +362,11 @@ impl<'a> Cursor<'a> {
                 _ => self.skip_value()?,
             }
             match self.peek()? {
-                b',' => self.i += 1,
+                b',' => self.t.advance(1),
                 b'}' => {
-                    self.i += 1;
-                    r.span = Some((start, self.i));
+                    let end = self.at()? + 1;
+                    self.t.advance(1);
+                    r.span = Some((start, end));
                     return Ok(r);
                 }
                 _ => return Err(Unsupported),
@@ -405,9 +444,7 @@ pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, 
     let mut c = Cursor {
         b: doc,
         s: text,
-        i: 0,
-        depth: 0,
-        ctl_free: control_free(doc),
+        t: Tokens::new(doc, Level::detect())?,
     };
     c.expect(b'{')?;
     let mut records: Vec<Record<'_>> = Vec::new();
@@ -423,7 +460,7 @@ pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, 
                 found = true;
                 c.expect(b'[')?;
                 if c.peek()? == b']' {
-                    c.i += 1;
+                    c.t.advance(1);
                 } else {
                     loop {
                         records.push(c.record()?);
@@ -436,9 +473,9 @@ pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, 
                             return Err(Unsupported);
                         }
                         match c.peek()? {
-                            b',' => c.i += 1,
+                            b',' => c.t.advance(1),
                             b']' => {
-                                c.i += 1;
+                                c.t.advance(1);
                                 break;
                             }
                             _ => return Err(Unsupported),
@@ -449,15 +486,15 @@ pub fn extract(doc: &[u8], mut visit: impl FnMut(&Record<'_>)) -> Result<usize, 
                 c.skip_value()?;
             }
             match c.peek()? {
-                b',' => c.i += 1,
+                b',' => c.t.advance(1),
                 b'}' => break,
                 _ => return Err(Unsupported),
             }
         }
     }
     c.expect(b'}')?;
-    c.ws();
-    if c.i != doc.len() || !found {
+    // Nothing but whitespace after the document.
+    if c.t.get(0)?.is_some() || !found {
         return Err(Unsupported);
     }
     for r in &records {
@@ -640,16 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn control_bytes_are_found_anywhere_in_the_buffer() {
-        assert!(control_free(br#"{"Records":[]}"#));
-        let mut long = vec![b'a'; 10_000];
-        assert!(control_free(&long));
-        long[9_999] = b'\n';
-        assert!(!control_free(&long));
-        long[9_999] = b'a';
-        long[4_096] = 0x1f;
-        assert!(!control_free(&long));
-        // Pretty-printed documents (not control-free) are still read.
+    fn pretty_printed_documents_are_read() {
         assert_eq!(
             fields("{\n  \"Records\": [\n    {\"awsRegion\": \"eu-west-1\"}\n  ]\n}\n")
                 .unwrap()

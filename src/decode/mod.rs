@@ -11,6 +11,8 @@ pub mod extract;
 mod fallback;
 pub mod inflate;
 mod record;
+pub mod simd;
+mod structural;
 
 use std::io::Read;
 

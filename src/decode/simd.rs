@@ -1,0 +1,226 @@
+//! The CPU-specific part of the structural index ([`super::structural`]): classifying a
+//! 64-byte block with AVX-512 (BW) or AVX2 compares, chosen at run time, else the portable
+//! table. This and `inflate.rs` are the crate's only `unsafe` code.
+//!
+//! Audit: every `unsafe` block below either calls a `#[target_feature]` function after
+//! [`Level::detect`] has confirmed the feature on this CPU ([`index`] takes a [`Level`] only
+//! from [`Level::detect`] or [`Level::available`], which check), loads 32/64 bytes from a
+//! `&[u8; 64]` (in bounds by its type; unaligned loads), or compress-stores token positions
+//! into a `&mut [u32; 64]` (at most 64 in all, counted; `flatten_avx512`).
+#![allow(unsafe_code)]
+
+use super::extract::Unsupported;
+use super::structural::{BLOCK, Carry, Classify, Found, Masks, Portable, index_with};
+
+/// Which classifier a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Level {
+    /// The fastest this CPU supports (the last of [`Level::available`]).
+    pub fn detect() -> Level {
+        static BEST: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Level::available().pop().unwrap_or(Level::Portable))
+    }
+
+    /// Every level this CPU supports (the tests compare them).
+    pub fn available() -> Vec<Level> {
+        let mut out = vec![Level::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let base =
+                std::is_x86_feature_detected!("bmi1") && std::is_x86_feature_detected!("popcnt");
+            if base && std::is_x86_feature_detected!("avx2") {
+                out.push(Level::Avx2);
+            }
+            if base
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+            {
+                out.push(Level::Avx512);
+            }
+        }
+        out
+    }
+}
+
+/// Visits the position of every token of `doc` as the extractor indexes it with `level`, in
+/// order; `Err` where the index declines the document (for benches and fuzzing: the index
+/// alone).
+pub fn each_token(
+    doc: &[u8],
+    level: Level,
+    mut visit: impl FnMut(usize),
+) -> Result<(), Unsupported> {
+    let mut t = super::structural::Tokens::new(doc, level)?;
+    while let Some(p) = t.get(0)? {
+        visit(p);
+        t.advance(1);
+    }
+    Ok(())
+}
+
+/// Indexes `b[from..to]` with the given level's classifier (see
+/// [`super::structural::index_with`]).
+pub(crate) fn index(
+    level: Level,
+    b: &[u8],
+    from: usize,
+    to: usize,
+    carry: &mut Carry,
+    out: &mut Found,
+) -> Result<(), Unsupported> {
+    match level {
+        Level::Portable => index_with::<Portable>(b, from, to, carry, out),
+        // SAFETY: a level names a feature only after `is_x86_feature_detected!` confirmed it.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => unsafe { x86::index_avx2(b, from, to, carry, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { x86::index_avx512(b, from, to, carry, out) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+
+    pub(super) struct Avx2;
+    pub(super) struct Avx512;
+
+    impl Classify for Avx2 {
+        #[inline(always)]
+        fn classify(block: &[u8; BLOCK]) -> Masks {
+            // SAFETY: only reached from `index_avx2`, which runs with AVX2 enabled (checked
+            // by the caller); the loads read the block's 64 bytes.
+            unsafe { classify_avx2(block) }
+        }
+    }
+
+    impl Classify for Avx512 {
+        #[inline(always)]
+        fn classify(block: &[u8; BLOCK]) -> Masks {
+            // SAFETY: only reached from `index_avx512`, which runs with AVX-512 F and BW
+            // enabled (checked by the caller); the load reads the block's 64 bytes.
+            unsafe { classify_avx512(block) }
+        }
+
+        #[inline(always)]
+        fn flatten(tokens: u64, base: u32, window: &mut [u32; BLOCK]) -> usize {
+            // SAFETY: as above; the stores stay inside `window` (see `flatten_avx512`).
+            unsafe { flatten_avx512(tokens, base, window) }
+        }
+    }
+
+    #[target_feature(enable = "avx2,bmi1,popcnt")]
+    pub(super) unsafe fn index_avx2(
+        b: &[u8],
+        from: usize,
+        to: usize,
+        carry: &mut Carry,
+        out: &mut Found,
+    ) -> Result<(), Unsupported> {
+        index_with::<Avx2>(b, from, to, carry, out)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,popcnt")]
+    pub(super) unsafe fn index_avx512(
+        b: &[u8],
+        from: usize,
+        to: usize,
+        carry: &mut Carry,
+        out: &mut Found,
+    ) -> Result<(), Unsupported> {
+        index_with::<Avx512>(b, from, to, carry, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
+        // SAFETY: two unaligned 32-byte loads inside the 64-byte array.
+        let (lo, hi) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast()),
+                _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+            )
+        };
+        let eq = |c: u8| -> u64 {
+            let c = _mm256_set1_epi8(c as i8);
+            let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c)) as u32 as u64;
+            let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)) as u32 as u64;
+            l | (h << 32)
+        };
+        // `[` and `]` are `{` and `}` with bit 0x20 clear: one compare each after setting it.
+        let (lo20, hi20) = (
+            _mm256_or_si256(lo, _mm256_set1_epi8(0x20)),
+            _mm256_or_si256(hi, _mm256_set1_epi8(0x20)),
+        );
+        let eq20 = |c: u8| -> u64 {
+            let c = _mm256_set1_epi8(c as i8);
+            let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo20, c)) as u32 as u64;
+            let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi20, c)) as u32 as u64;
+            l | (h << 32)
+        };
+        // Bytes below 0x20: max(x, 0x1f) == 0x1f.
+        let low = _mm256_set1_epi8(0x1f);
+        let ctl = {
+            let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, low), low)) as u32;
+            let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(hi, low), low)) as u32;
+            l as u64 | ((h as u64) << 32)
+        };
+        Masks {
+            quote: eq(b'"'),
+            backslash: eq(b'\\'),
+            op: eq20(b'{') | eq20(b'}') | eq(b':') | eq(b','),
+            ws: eq(b' ') | eq(b'\t') | eq(b'\n') | eq(b'\r'),
+            ctl,
+        }
+    }
+
+    /// Each 16-bit quarter of `tokens` selects from 16 consecutive positions; the selected
+    /// ones are stored packed (`vpcompressd`) after those of the previous quarters: no branch
+    /// per token.
+    #[target_feature(enable = "avx512f,popcnt")]
+    #[inline]
+    unsafe fn flatten_avx512(tokens: u64, base: u32, window: &mut [u32; BLOCK]) -> usize {
+        let step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut n = 0usize;
+        for q in 0..4 {
+            let mask = (tokens >> (16 * q)) as u16;
+            let pos = _mm512_add_epi32(step, _mm512_set1_epi32((base + 16 * q as u32) as i32));
+            // SAFETY: `n` counts the positions stored so far, at most 48 before the last
+            // quarter, which stores at most 16 more: `n + popcount(mask) <= 64`, the window's
+            // length; a masked compress-store writes only `popcount(mask)` elements.
+            unsafe {
+                _mm512_mask_compressstoreu_epi32(window.as_mut_ptr().add(n).cast(), mask, pos);
+            }
+            n += mask.count_ones() as usize;
+        }
+        n
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn classify_avx512(block: &[u8; BLOCK]) -> Masks {
+        // SAFETY: one unaligned 64-byte load of the 64-byte array.
+        let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+        let eq = |c: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
+        let v20 = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let eq20 = |c: u8| _mm512_cmpeq_epi8_mask(v20, _mm512_set1_epi8(c as i8));
+        Masks {
+            quote: eq(b'"'),
+            backslash: eq(b'\\'),
+            op: eq20(b'{') | eq20(b'}') | eq(b':') | eq(b','),
+            ws: eq(b' ') | eq(b'\t') | eq(b'\n') | eq(b'\r'),
+            ctl: _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20)),
+        }
+    }
+}
