@@ -20,6 +20,9 @@ use crate::source::{Entry, Layout, ReadError, Source, Store};
 /// Prefix listings in flight at once.
 const LIST_CONCURRENCY: usize = 8;
 
+/// Local files per message to the workers (an S3 object goes alone, with its bytes).
+const LOCAL_BATCH: usize = 16;
+
 /// (account, region) pairs seen in the layout.
 pub(super) type Seen = BTreeSet<(String, String)>;
 
@@ -51,7 +54,7 @@ pub(super) async fn list_and_fetch(
     store: &Store,
     source: &Source,
     opts: &Options,
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Vec<Job>>,
     listed: &AtomicU64,
     failures: &mut Vec<Gap>,
 ) -> Result<Seen> {
@@ -61,6 +64,8 @@ pub(super) async fn list_and_fetch(
             let (etx, mut erx) = mpsc::channel::<Entry>(1_024);
             let walk = store.list("", etx);
             let feed = async {
+                // Paths go to the workers in batches: one wake-up per batch, not per file.
+                let mut batch = Vec::with_capacity(LOCAL_BATCH);
                 while let Some(e) = erx.recv().await {
                     if !wanted(&e.key, opts, &mut seen) {
                         continue;
@@ -72,15 +77,26 @@ pub(super) async fn list_and_fetch(
                     } else {
                         Body::Failed(ReadError::not_a_file(&path))
                     };
-                    let job = Job {
+                    batch.push(Job {
                         key: e.key,
                         size: e.size,
                         body,
                         _permit: None,
-                    };
-                    if tx.send(job).await.is_err() {
-                        break;
+                    });
+                    if batch.len() == LOCAL_BATCH
+                        && tx
+                            .send(std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(LOCAL_BATCH),
+                            ))
+                            .await
+                            .is_err()
+                    {
+                        return;
                     }
+                }
+                if !batch.is_empty() {
+                    tx.send(batch).await.ok();
                 }
             };
             let (walked, ()) = tokio::join!(walk, feed);
@@ -97,7 +113,7 @@ async fn list_s3(
     store: &Store,
     source: &Source,
     opts: &Options,
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Vec<Job>>,
     listed: &AtomicU64,
     failures: &mut Vec<Gap>,
 ) -> Result<Seen> {
@@ -162,7 +178,7 @@ async fn list_s3(
                             body,
                             _permit: None,
                         };
-                        if tx.send(job).await.is_err() {
+                        if tx.send(vec![job]).await.is_err() {
                             break;
                         }
                         continue;
@@ -186,12 +202,12 @@ async fn list_s3(
                         };
                         drop(object_permit);
                         // Fails only when the workers are gone, which ends the run anyway.
-                        tx.send(Job {
+                        tx.send(vec![Job {
                             key,
                             size,
                             body,
                             _permit: Some(bytes_permit),
-                        })
+                        }])
                         .await
                         .ok();
                     });

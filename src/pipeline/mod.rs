@@ -158,12 +158,14 @@ pub async fn run(
     let out = &opts.out_dir;
     crate::report::create_dir(out)?;
     let count_window = opts.window.counting();
-    let (files_tx, files_rx) = std::sync::mpsc::sync_channel::<FileRow>(4_096);
+    let (files_tx, files_rx) = std::sync::mpsc::sync_channel::<Vec<FileRow>>(64);
     let files_writer = FilesWriter::create(out)?;
     let files_thread = std::thread::spawn(move || -> Result<u64> {
         let mut w = files_writer;
-        for row in files_rx {
-            w.push(row)?;
+        for rows in files_rx {
+            for row in rows {
+                w.push(row)?;
+            }
         }
         w.close()
     });
@@ -197,7 +199,7 @@ pub async fn run(
         },
     });
     let workers = opts.workers.max(1);
-    let (tx, rx) = mpsc::channel::<worker::Job>(workers * 2);
+    let (tx, rx) = mpsc::channel::<Vec<worker::Job>>(workers * 2);
     let rx = Arc::new(Mutex::new(rx));
     let handles: Vec<_> = (0..workers)
         .map(|i| {

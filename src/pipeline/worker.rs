@@ -43,7 +43,8 @@ pub(super) struct Shared {
     pub(super) opts: Options,
     /// The window used for counting (the requested one, or everything).
     pub(super) count_window: (i64, i64),
-    pub(super) files: Mutex<std::sync::mpsc::SyncSender<FileRow>>,
+    /// File rows, a batch at a time (one wake-up of the writer per batch).
+    pub(super) files: Mutex<std::sync::mpsc::SyncSender<Vec<FileRow>>>,
     pub(super) events: Option<Mutex<std::sync::mpsc::SyncSender<EventColumns>>>,
     pub(super) progress: indicatif::ProgressBar,
     pub(super) read_bytes: Arc<AtomicU64>,
@@ -63,7 +64,24 @@ pub(super) struct WorkerOut {
     pub(super) trail_changes: TrailChanges,
 }
 
-pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -> WorkerOut {
+/// File rows per message to the files writer.
+const ROWS_BATCH: usize = 64;
+
+/// Sends the rows gathered so far to the files writer; false when it is gone.
+fn send_rows(shared: &Shared, rows: &mut Vec<FileRow>) -> bool {
+    if rows.is_empty() {
+        return true;
+    }
+    let batch = std::mem::replace(rows, Vec::with_capacity(ROWS_BATCH));
+    shared
+        .files
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(batch)
+        .is_ok()
+}
+
+pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Vec<Job>>>>, shared: Arc<Shared>) -> WorkerOut {
     let mut decoder =
         Decoder::new(shared.opts.max_decompressed).with_budget(shared.decompressed.clone());
     let mut counter = FileCounter::new(shared.count_window, shared.opts.late_threshold_s);
@@ -75,46 +93,47 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) -
     };
     let mut raw = Vec::new();
     let mut events = shared.opts.events.then(EventsBuilder::default);
-    loop {
-        let job = {
+    let mut rows: Vec<FileRow> = Vec::with_capacity(ROWS_BATCH);
+    'jobs: loop {
+        let batch = {
             let mut guard = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             guard.blocking_recv()
         };
-        let Some(job) = job else { break };
-        let row = process(
-            &job,
-            &shared,
-            &mut decoder,
-            &mut counter,
-            &mut raw,
-            &mut out,
-            events.as_mut(),
-        );
-        // The object's buffers go back to the budgets before the next one is taken.
-        decoder.release();
-        if raw.capacity() > 8 << 20 {
-            raw = Vec::new();
-        }
-        if let Some(st) = row.digest_status {
-            *out.stats.log_files_by_digest_status.entry(st).or_default() += 1;
-        }
-        shared.progress.inc(1);
-        if let Some(eb) = events.as_mut()
-            && eb.len >= BATCH_ROWS
-        {
-            send_events(&shared, eb);
-        }
-        if shared
-            .files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .send(row)
-            .is_err()
-        {
-            // The files writer failed; its error is reported when it is joined.
-            break;
+        let Some(batch) = batch else { break };
+        for job in batch {
+            let row = process(
+                &job,
+                &shared,
+                &mut decoder,
+                &mut counter,
+                &mut raw,
+                &mut out,
+                events.as_mut(),
+            );
+            // The object's buffers (and its bytes permit, with the job) go back to the
+            // budgets before the next one is taken.
+            drop(job);
+            decoder.release();
+            if raw.capacity() > 8 << 20 {
+                raw = Vec::new();
+            }
+            if let Some(st) = row.digest_status {
+                *out.stats.log_files_by_digest_status.entry(st).or_default() += 1;
+            }
+            shared.progress.inc(1);
+            if let Some(eb) = events.as_mut()
+                && eb.len >= BATCH_ROWS
+            {
+                send_events(&shared, eb);
+            }
+            rows.push(row);
+            if rows.len() >= ROWS_BATCH && !send_rows(&shared, &mut rows) {
+                // The files writer failed; its error is reported when it is joined.
+                break 'jobs;
+            }
         }
     }
+    send_rows(&shared, &mut rows);
     if let Some(eb) = events.as_mut()
         && eb.len > 0
     {
