@@ -164,4 +164,23 @@ text = f"S3 (moto on loopback): raw download {raw:.2f} s, trailproof scan s3:// 
 print(text)
 open(os.path.join(sys.argv[1], "summary.md"), "a").write("\n" + text + "\n")
 PY
+# Instructions per byte of JSON for each parser (valgrind: no hardware counters on this VM, and
+# a count does not move with the machine's load). Valgrind emulates no AVX-512: the structural
+# index runs its AVX2 path here.
+if ! command -v valgrind >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+fi
+cargo build --release --quiet --example instructions
+head -60 "$target/bench-files.txt" > "$out/instructions-files.txt"
+for parser in extract simd-json serde_json; do
+  # shellcheck disable=SC2046
+  valgrind --tool=callgrind --toggle-collect='*parse_all*' \
+    --callgrind-out-file="$out/callgrind.$parser" "$target/release/examples/instructions" "$parser" \
+    $(cat "$out/instructions-files.txt") > "$out/instructions.$parser" 2>/dev/null
+  read -r bytes records level < "$out/instructions.$parser"
+  ir=$(awk '/^summary:/ { print $2; exit }' "$out/callgrind.$parser")
+  line="instructions per byte of JSON, $parser (60 files, $bytes bytes, $records records, index path $level): $(awk -v i="$ir" -v b="$bytes" 'BEGIN { printf "%.2f", i / b }')"
+  echo "$line"
+  echo "$line" >> "$out/summary.md"
+done
 echo "bench: results in $out"
