@@ -82,6 +82,17 @@ fn files(dir: &Path) -> Vec<String> {
     keys
 }
 
+/// Runs trailproof as `a`: (exit code, the JSON on stdout or null, stderr).
+fn run_json(a: &Account, args: &[&str], env: &[(&str, &Path)]) -> (i32, serde_json::Value, String) {
+    let res = a.run_with(args, env);
+    let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
+    (
+        res.status.code().unwrap(),
+        summary,
+        String::from_utf8_lossy(&res.stderr).into_owned(),
+    )
+}
+
 #[tokio::test]
 async fn shards_in_separate_processes_judge_what_one_run_judges() {
     let a = Account::new().await;
@@ -146,13 +157,7 @@ async fn shards_in_separate_processes_judge_what_one_run_judges() {
             dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let res = a.run_with(&args, env);
-        let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
-        (
-            res.status.code().unwrap(),
-            summary,
-            String::from_utf8_lossy(&res.stderr).into_owned(),
-        )
+        run_json(&a, &args, env)
     };
     let whole = tmp.path().join("whole");
     let (code, s, err) = scan(&whole, &[], &[]);
@@ -749,13 +754,7 @@ async fn verify_shards_check_the_configuration_once_and_merge_to_one_verify() {
             dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let res = a.run_with(&args, env);
-        let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap_or_default();
-        (
-            res.status.code().unwrap(),
-            summary,
-            String::from_utf8_lossy(&res.stderr).into_owned(),
-        )
+        run_json(&a, &args, env)
     };
     let whole = tmp.path().join("whole");
     let (code, w, err) = verify(&whole, &[], &[]);
