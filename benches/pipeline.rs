@@ -98,7 +98,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode/index");
     g.throughput(Throughput::Bytes(json_bytes)).sample_size(10);
     for level in trailproof::decode::simd::Level::available() {
-        g.bench_function(format!("{level:?}"), |b| {
+        g.bench_function(level.name(), |b| {
             b.iter(|| {
                 let mut n = 0;
                 for p in &plain {

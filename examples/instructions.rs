@@ -50,7 +50,7 @@ fn main() {
     let records = parse_all(&mut decoder, &docs);
     // The structural index's path on this CPU (under valgrind: the CPU valgrind emulates).
     println!(
-        "{bytes} {records} {:?}",
-        trailproof::decode::simd::Level::detect()
+        "{bytes} {records} {}",
+        trailproof::decode::simd::Level::detect().name()
     );
 }

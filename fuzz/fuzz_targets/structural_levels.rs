@@ -12,7 +12,7 @@ fuzz_target!(|doc: &[u8]| {
         let mut out = Vec::new();
         each_token(doc, level, |p| out.push(p)).map(|()| out)
     };
-    let want = collect(Level::Portable);
+    let want = collect(Level::portable());
     if let Ok(tokens) = &want {
         assert!(tokens.windows(2).all(|w| w[0] < w[1]), "tokens out of order");
         for &p in tokens {

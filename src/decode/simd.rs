@@ -2,9 +2,9 @@
 //! 64-byte block with AVX-512 (BW) or AVX2 compares, chosen at run time, else the portable
 //! table. This and `inflate.rs` are the crate's only `unsafe` code.
 //!
-//! Audit: every `unsafe` block below either calls a `#[target_feature]` function after
-//! [`Level::detect`] has confirmed the feature on this CPU ([`index`] takes a [`Level`] only
-//! from [`Level::detect`] or [`Level::available`], which check), loads 32/64 bytes from a
+//! Audit: every `unsafe` block below either calls a `#[target_feature]` function for a
+//! [`Level`] naming that feature, which only [`Level::available`] makes, after
+//! `is_x86_feature_detected!` confirmed it (the type is opaque), loads 32/64 bytes from a
 //! `&[u8; 64]` (in bounds by its type; unaligned loads), or compress-stores token positions
 //! into a `&mut [u32; 64]` (at most 64 in all, counted; `flatten_avx512`).
 #![allow(unsafe_code)]
@@ -12,9 +12,14 @@
 use super::extract::Unsupported;
 use super::structural::{BLOCK, Carry, Classify, Found, Masks, Portable, index_with};
 
-/// Which classifier a run uses.
+/// Which classifier a run uses. Opaque: only [`Level::detect`], [`Level::available`] (which
+/// check the CPU) and [`Level::portable`] make one, so safe code cannot ask for an instruction
+/// set the CPU lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub struct Level(Kind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
@@ -26,27 +31,43 @@ impl Level {
     /// The fastest this CPU supports (the last of [`Level::available`]).
     pub fn detect() -> Level {
         static BEST: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| Level::available().pop().unwrap_or(Level::Portable))
+        *BEST.get_or_init(|| Level::available().pop().unwrap_or(Level::portable()))
     }
 
-    /// Every level this CPU supports (the tests compare them).
+    /// The portable table: every CPU.
+    pub fn portable() -> Level {
+        Level(Kind::Portable)
+    }
+
+    /// Every level this CPU supports, slowest first (the tests compare them).
     pub fn available() -> Vec<Level> {
-        let mut out = vec![Level::Portable];
+        let mut out = vec![Level::portable()];
         #[cfg(target_arch = "x86_64")]
         {
             let base =
                 std::is_x86_feature_detected!("bmi1") && std::is_x86_feature_detected!("popcnt");
             if base && std::is_x86_feature_detected!("avx2") {
-                out.push(Level::Avx2);
+                out.push(Level(Kind::Avx2));
             }
             if base
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
             {
-                out.push(Level::Avx512);
+                out.push(Level(Kind::Avx512));
             }
         }
         out
+    }
+
+    /// Its name: `portable`, `avx2` or `avx512`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Kind::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => "avx512",
+        }
     }
 }
 
@@ -76,14 +97,15 @@ pub(crate) fn index(
     carry: &mut Carry,
     out: &mut Found,
 ) -> Result<(), Unsupported> {
-    match level {
-        Level::Portable => index_with::<Portable>(b, from, to, carry, out),
-        // SAFETY: a level names a feature only after `is_x86_feature_detected!` confirmed it.
+    match level.0 {
+        Kind::Portable => index_with::<Portable>(b, from, to, carry, out),
+        // SAFETY: a `Level` names a feature only when `Level::available` made it, after
+        // `is_x86_feature_detected!` confirmed the feature (its field is private).
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { x86::index_avx2(b, from, to, carry, out) },
+        Kind::Avx2 => unsafe { x86::index_avx2(b, from, to, carry, out) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { x86::index_avx512(b, from, to, carry, out) },
+        Kind::Avx512 => unsafe { x86::index_avx512(b, from, to, carry, out) },
     }
 }
 

@@ -350,11 +350,22 @@ impl<'a> Tokens<'a> {
         if keep > KEEP {
             return Err(Unsupported);
         }
+        // Escapes the cursor can still ask about: at or after the first kept token (a string
+        // it may read); with none kept, none (a string it stepped past is never checked). The
+        // list then holds one chunk's escapes at most, whatever the document.
+        let floor = match keep {
+            0 => self.done,
+            _ => self.found.pos[from] as usize,
+        };
+        let stale = self
+            .found
+            .escapes
+            .partition_point(|&e| (e as usize) < floor);
+        self.found.escapes.drain(..stale);
+        self.esc_head = 0;
         self.found.pos.copy_within(from..self.found.len, 0);
         self.found.len = keep;
         self.head -= from;
-        self.found.escapes.drain(..self.esc_head);
-        self.esc_head = 0;
         let to = (self.done + CHUNK).min(self.b.len());
         super::simd::index(
             self.level,
@@ -428,7 +439,7 @@ mod tests {
     #[test]
     fn tokens_are_structure_quotes_and_scalar_starts() {
         let doc = br#" {"a\"b" : [1, true,"x\\"],"c":null}"#;
-        let got = tokens(doc, super::super::simd::Level::Portable).unwrap();
+        let got = tokens(doc, super::super::simd::Level::portable()).unwrap();
         let chars: String = got.iter().map(|&p| doc[p as usize] as char).collect();
         assert_eq!(chars, r#"{"":[1,t,""],"":n}"#);
         for bad in [
@@ -439,7 +450,7 @@ mod tests {
             b"{\"unterminated}",
         ] {
             assert_eq!(
-                tokens(bad, super::super::simd::Level::Portable),
+                tokens(bad, super::super::simd::Level::portable()),
                 Err(Unsupported),
                 "{:?}",
                 String::from_utf8_lossy(bad)
@@ -455,7 +466,7 @@ mod tests {
             doc.extend_from_slice(br#""ab","#);
         }
         let want = (doc.len() / 5) * 2;
-        let mut t = Tokens::new(&doc, super::super::simd::Level::Portable).unwrap();
+        let mut t = Tokens::new(&doc, super::super::simd::Level::portable()).unwrap();
         let mut n = 0;
         while let Some(p) = t.get(0).unwrap() {
             assert_eq!(doc[p], if n % 3 == 2 { b',' } else { b'"' }, "token {n}");
@@ -472,11 +483,26 @@ mod tests {
     }
 
     #[test]
+    fn escapes_of_a_skipped_value_do_not_pile_up() {
+        // One string of 4 MiB of escapes, stepped past as the extractor skips a value.
+        let mut doc = b"[\"".to_vec();
+        doc.extend(std::iter::repeat_n(b"\\n".as_slice(), 2 << 20).flatten());
+        doc.extend_from_slice(b"\",1]");
+        let mut t = Tokens::new(&doc, super::super::simd::Level::portable()).unwrap();
+        let mut most = 0;
+        while let Some(p) = t.get(0).unwrap() {
+            t.advance(if doc[p] == b'"' { 2 } else { 1 });
+            most = most.max(t.found.escapes.len());
+        }
+        assert!(most <= CHUNK / 2, "{most} escapes held");
+    }
+
+    #[test]
     fn every_cpu_path_gives_the_same_tokens() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let alphabet = b"{}[]:,\"\\ \t\n\ra0-e.tu\x01\xc3\xa9";
         let levels = super::super::simd::Level::available();
-        assert!(levels.contains(&super::super::simd::Level::Portable));
+        assert!(levels.contains(&super::super::simd::Level::portable()));
         for len in 0..400 {
             let doc: Vec<u8> = (0..len)
                 .map(|_| {
@@ -486,7 +512,7 @@ mod tests {
                     alphabet[(state % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            let want = tokens(&doc, super::super::simd::Level::Portable);
+            let want = tokens(&doc, super::super::simd::Level::portable());
             for &level in &levels {
                 assert_eq!(tokens(&doc, level), want, "{level:?} on {doc:?}");
             }
