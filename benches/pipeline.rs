@@ -102,7 +102,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0;
                 for p in &plain {
-                    trailproof::decode::simd::each_token(p, level, |_| n += 1).expect("index");
+                    trailproof::decode::tokens::each_token(p, level, |_| n += 1).expect("index");
                 }
                 black_box(n)
             })

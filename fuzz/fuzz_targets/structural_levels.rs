@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trailproof::decode::simd::{Level, each_token};
+use trailproof::decode::simd::Level;
+use trailproof::decode::tokens::each_token;
 
 fuzz_target!(|doc: &[u8]| {
     let collect = |level| {

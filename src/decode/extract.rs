@@ -16,12 +16,10 @@
 use std::borrow::Cow;
 
 use super::simd::Level;
-use super::structural::Tokens;
+use super::tokens::Tokens;
 use crate::decode::{Record, UserIdentity};
 
-/// The extractor declined; parse the document with the full parser instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unsupported;
+pub use super::structural::Unsupported;
 
 type R<T> = Result<T, Unsupported>;
 

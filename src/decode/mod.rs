@@ -13,6 +13,7 @@ pub mod inflate;
 mod record;
 pub mod simd;
 mod structural;
+pub mod tokens;
 
 use std::io::Read;
 

@@ -9,8 +9,7 @@
 //! into a `&mut [u32; 64]` (at most 64 in all, counted; `flatten_avx512`).
 #![allow(unsafe_code)]
 
-use super::extract::Unsupported;
-use super::structural::{BLOCK, Carry, Classify, Found, Masks, Portable, index_with};
+use super::structural::{BLOCK, Carry, Classify, Found, Masks, Portable, Unsupported, index_with};
 
 /// Which classifier a run uses. Opaque: only [`Level::detect`], [`Level::available`] (which
 /// check the CPU) and [`Level::portable`] make one, so safe code cannot ask for an instruction
@@ -69,22 +68,6 @@ impl Level {
             Kind::Avx512 => "avx512",
         }
     }
-}
-
-/// Visits the position of every token of `doc` as the extractor indexes it with `level`, in
-/// order; `Err` where the index declines the document (for benches and fuzzing: the index
-/// alone).
-pub fn each_token(
-    doc: &[u8],
-    level: Level,
-    mut visit: impl FnMut(usize),
-) -> Result<(), Unsupported> {
-    let mut t = super::structural::Tokens::new(doc, level)?;
-    while let Some(p) = t.get(0)? {
-        visit(p);
-        t.advance(1);
-    }
-    Ok(())
 }
 
 /// Indexes `b[from..to]` with the given level's classifier (see

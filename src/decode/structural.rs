@@ -16,7 +16,10 @@
 //! ([`super::simd`]: AVX-512, AVX2, or this module's portable table); the rest is safe code,
 //! shared, and tested equal on every path.
 
-use super::extract::Unsupported;
+/// The extractor declined (here: the bytes alone show the document is not one it reads);
+/// parse the document with the full parser instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported;
 
 /// Bytes per block: one bit per byte in a `u64`.
 pub(crate) const BLOCK: usize = 64;
@@ -155,13 +158,13 @@ impl Classify for Portable {
 /// Where stage 1 writes: token positions into a fixed buffer, and the positions of escaped
 /// bytes inside strings (rare), so that a wanted string's escapes are found without a scan.
 pub(crate) struct Found {
-    /// `len` positions are valid; room for [`CHUNK`] more plus a block's window.
+    /// `len` positions are valid; room for a chunk's more plus a block's window.
     pub(crate) pos: Vec<u32>,
     pub(crate) len: usize,
     pub(crate) escapes: Vec<u32>,
 }
 
-/// Indexes `b[from..to]` (`from` a multiple of [`BLOCK`], at most [`CHUNK`] bytes), appending
+/// Indexes `b[from..to]` (`from` a multiple of [`BLOCK`], at most a chunk), appending
 /// token positions to `out`; declines what the bytes alone show to be invalid (see the
 /// module's text).
 #[inline(always)]
@@ -238,148 +241,6 @@ fn check_escape(b: &[u8], p: usize) -> Result<(), Unsupported> {
     }
 }
 
-/// Token positions of a document, indexed a chunk at a time as the extractor asks for them
-/// (bounded memory whatever the document's size).
-pub(crate) struct Tokens<'a> {
-    b: &'a [u8],
-    /// Indexed up to here (a multiple of [`BLOCK`], or the end).
-    done: usize,
-    carry: Carry,
-    found: Found,
-    /// The cursor: the next token is `found.pos[head]` (past `found.len` when a string's
-    /// closing quote was skipped before it was indexed).
-    head: usize,
-    /// The next escape at or after the cursor is `found.escapes[esc_head]` or later.
-    esc_head: usize,
-    level: super::simd::Level,
-}
-
-thread_local! {
-    /// A token buffer kept between documents (at most [`CHUNK`] + a little positions).
-    static SPARE: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-impl Drop for Tokens<'_> {
-    fn drop(&mut self) {
-        let pos = std::mem::take(&mut self.found.pos);
-        SPARE.with(|s| s.set(pos));
-    }
-}
-
-/// Bytes indexed per refill: the token buffer stays within a few hundred KiB.
-pub(crate) const CHUNK: usize = 64 * 1024;
-
-/// Tokens the cursor may still need when it asks for more (it looks at most two ahead).
-const KEEP: usize = 16;
-
-impl<'a> Tokens<'a> {
-    pub(crate) fn new(b: &'a [u8], level: super::simd::Level) -> Result<Self, Unsupported> {
-        if b.len() >= u32::MAX as usize {
-            return Err(Unsupported);
-        }
-        let room = CHUNK.min(b.len().next_multiple_of(BLOCK)) + KEEP + BLOCK;
-        // The thread's buffer from the previous document, zeroed only when it grows.
-        let mut pos = SPARE.with(|s| s.take());
-        if pos.len() < room {
-            pos = vec![0; room];
-        }
-        Ok(Tokens {
-            b,
-            done: 0,
-            carry: Carry::default(),
-            found: Found {
-                pos,
-                len: 0,
-                escapes: Vec::new(),
-            },
-            head: 0,
-            esc_head: 0,
-            level,
-        })
-    }
-
-    /// The position of the `k`-th token from the cursor (`k` at most 1), indexing more of the
-    /// document when needed; `Ok(None)` after the last token.
-    #[inline]
-    pub(crate) fn get(&mut self, k: usize) -> Result<Option<usize>, Unsupported> {
-        let i = self.head + k;
-        if i < self.found.len {
-            return Ok(Some(self.found.pos[i] as usize));
-        }
-        self.get_slow(k)
-    }
-
-    #[cold]
-    fn get_slow(&mut self, k: usize) -> Result<Option<usize>, Unsupported> {
-        while self.head + k >= self.found.len {
-            if !self.refill()? {
-                return Ok(None);
-            }
-        }
-        Ok(Some(self.found.pos[self.head + k] as usize))
-    }
-
-    /// Moves the cursor `n` tokens on.
-    #[inline]
-    pub(crate) fn advance(&mut self, n: usize) {
-        self.head += n;
-    }
-
-    /// Whether a backslash escape lies inside `open..close` (a string's quotes; the cursor
-    /// reads strings in document order).
-    #[inline]
-    pub(crate) fn escaped_within(&mut self, open: usize, close: usize) -> bool {
-        let e = &self.found.escapes;
-        while self.esc_head < e.len() && (e[self.esc_head] as usize) < open {
-            self.esc_head += 1;
-        }
-        self.esc_head < e.len() && (e[self.esc_head] as usize) < close
-    }
-
-    fn refill(&mut self) -> Result<bool, Unsupported> {
-        if self.done >= self.b.len() {
-            if self.carry.in_string() {
-                // An unterminated string.
-                return Err(Unsupported);
-            }
-            return Ok(false);
-        }
-        // Keep what the cursor has not consumed yet at the front.
-        let from = self.head.min(self.found.len);
-        let keep = self.found.len - from;
-        if keep > KEEP {
-            return Err(Unsupported);
-        }
-        // Escapes the cursor can still ask about: at or after the first kept token (a string
-        // it may read); with none kept, none (a string it stepped past is never checked). The
-        // list then holds one chunk's escapes at most, whatever the document.
-        let floor = match keep {
-            0 => self.done,
-            _ => self.found.pos[from] as usize,
-        };
-        let stale = self
-            .found
-            .escapes
-            .partition_point(|&e| (e as usize) < floor);
-        self.found.escapes.drain(..stale);
-        self.esc_head = 0;
-        self.found.pos.copy_within(from..self.found.len, 0);
-        self.found.len = keep;
-        self.head -= from;
-        let to = (self.done + CHUNK).min(self.b.len());
-        super::simd::index(
-            self.level,
-            self.b,
-            self.done,
-            to,
-            &mut self.carry,
-            &mut self.found,
-        )?;
-        self.done = to;
-        Ok(true)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,99 +283,6 @@ mod tests {
                         String::from_utf8_lossy(&b)
                     );
                 }
-            }
-        }
-    }
-
-    fn tokens(doc: &[u8], level: super::super::simd::Level) -> Result<Vec<u32>, Unsupported> {
-        let mut t = Tokens::new(doc, level)?;
-        let mut out = Vec::new();
-        while let Some(p) = t.get(0)? {
-            out.push(p as u32);
-            t.advance(1);
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn tokens_are_structure_quotes_and_scalar_starts() {
-        let doc = br#" {"a\"b" : [1, true,"x\\"],"c":null}"#;
-        let got = tokens(doc, super::super::simd::Level::portable()).unwrap();
-        let chars: String = got.iter().map(|&p| doc[p as usize] as char).collect();
-        assert_eq!(chars, r#"{"":[1,t,""],"":n}"#);
-        for bad in [
-            &b"{\"a\x01\":1}"[..],
-            b"{\"a\\x\":1}",
-            b"{\"a\\ud800\":1}",
-            b"{\"a\":1}\x00",
-            b"{\"unterminated}",
-        ] {
-            assert_eq!(
-                tokens(bad, super::super::simd::Level::portable()),
-                Err(Unsupported),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-
-    #[test]
-    fn a_cursor_may_skip_past_what_is_indexed() {
-        // Strings across the chunk boundary, skipped two tokens at a time.
-        let mut doc = Vec::new();
-        while doc.len() < 3 * CHUNK {
-            doc.extend_from_slice(br#""ab","#);
-        }
-        let want = (doc.len() / 5) * 2;
-        let mut t = Tokens::new(&doc, super::super::simd::Level::portable()).unwrap();
-        let mut n = 0;
-        while let Some(p) = t.get(0).unwrap() {
-            assert_eq!(doc[p], if n % 3 == 2 { b',' } else { b'"' }, "token {n}");
-            // A string: its quotes at once, then the comma.
-            if doc[p] == b'"' {
-                t.advance(2);
-                n += 2;
-            } else {
-                t.advance(1);
-                n += 1;
-            }
-        }
-        assert_eq!(n, want + doc.len() / 5);
-    }
-
-    #[test]
-    fn escapes_of_a_skipped_value_do_not_pile_up() {
-        // One string of 4 MiB of escapes, stepped past as the extractor skips a value.
-        let mut doc = b"[\"".to_vec();
-        doc.extend(std::iter::repeat_n(b"\\n".as_slice(), 2 << 20).flatten());
-        doc.extend_from_slice(b"\",1]");
-        let mut t = Tokens::new(&doc, super::super::simd::Level::portable()).unwrap();
-        let mut most = 0;
-        while let Some(p) = t.get(0).unwrap() {
-            t.advance(if doc[p] == b'"' { 2 } else { 1 });
-            most = most.max(t.found.escapes.len());
-        }
-        assert!(most <= CHUNK / 2, "{most} escapes held");
-    }
-
-    #[test]
-    fn every_cpu_path_gives_the_same_tokens() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let alphabet = b"{}[]:,\"\\ \t\n\ra0-e.tu\x01\xc3\xa9";
-        let levels = super::super::simd::Level::available();
-        assert!(levels.contains(&super::super::simd::Level::portable()));
-        for len in 0..400 {
-            let doc: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    alphabet[(state % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            let want = tokens(&doc, super::super::simd::Level::portable());
-            for &level in &levels {
-                assert_eq!(tokens(&doc, level), want, "{level:?} on {doc:?}");
             }
         }
     }
