@@ -75,96 +75,17 @@ pub async fn run(config: Config) -> Result<Outcome> {
     };
     let config_verdict = checked.as_ref().map(|(_, eval)| eval.verdict);
     let mut integrity = None;
+    let given = Given {
+        bucket: bucket.clone(),
+        prefix,
+        org_id,
+        accounts,
+        global_region,
+    };
     let read = match &checked {
-        Some((facts, eval)) => {
-            let source = eval.log_sources.first();
-            let read = bucket
-                .clone()
-                .or_else(|| source.and_then(|s| s.bucket.clone()))
-                .filter(|_| eval.verdict != Verdict::Error);
-            read.map(|bucket| {
-                let accounts = accounts
-                    .or_else(|| source.map(|s| s.accounts.clone()))
-                    .or_else(|| {
-                        facts
-                            .identity
-                            .as_ref()
-                            .ok()
-                            .map(|i| vec![i.account_id.clone()])
-                    });
-                let trail_prefix = source.and_then(|s| s.key_prefix.clone());
-                let prefix = match shard {
-                    // Every shard reads what it was given: the others cannot see the trail.
-                    Some(s) => {
-                        if let Some(t) = source
-                            && t.bucket.as_deref() == Some(bucket.as_str())
-                            && t.key_prefix != prefix
-                        {
-                            // The trail's own bucket under another prefix: a mistake that
-                            // would show the trail's logs missing.
-                            return Err(Error::usage(format!(
-                                "shard {s}: the compliant trail {} delivers to s3://{bucket}/{}, not under --prefix '{}': give every shard --prefix '{}'",
-                                t.trail_arn,
-                                t.key_prefix.as_deref().unwrap_or(""),
-                                prefix.as_deref().unwrap_or(""),
-                                t.key_prefix.as_deref().unwrap_or("")
-                            )));
-                        }
-                        if let Some(t) = source
-                            && t.bucket.as_deref() != Some(bucket.as_str())
-                        {
-                            tracing::warn!(
-                                shard = %s,
-                                trail = %t.trail_arn,
-                                "The compliant trail delivers to bucket {}; the shards read {bucket} (a copy?).",
-                                t.bucket.as_deref().unwrap_or("")
-                            );
-                        }
-                        prefix
-                    }
-                    None => prefix.or(trail_prefix),
-                };
-                let partition_global = facts
-                    .identity
-                    .as_ref()
-                    .ok()
-                    .map(|i| crate::regions::global_region(&i.partition).to_owned());
-                Ok(LogScope {
-                    source: Source::S3 { bucket, prefix },
-                    accounts,
-                    regions: facts.regions.names().map(str::to_owned).collect(),
-                    org_id: org_id.or_else(|| source.and_then(|s| s.organization_id.clone())),
-                    // Without a compliant trail, the partition's (as the other shards
-                    // resolve it).
-                    global_region: global_region
-                        .or_else(|| source.map(|s| s.global_region.clone()))
-                        .or(partition_global),
-                })
-            })
-            .transpose()?
-        }
-        None => {
-            // Shards but 0: the scope shard 0's check resolves, from the same two calls.
-            let (identity, regions) = crate::check::collect::scope(&clients, &check.options).await;
-            let identity = identity.map_err(|f| {
-                Error::new(
-                    ErrorKind::Aws,
-                    format!("cannot tell whose logs to expect: {}", f.summary()),
-                )
-            })?;
-            Some(LogScope {
-                source: Source::S3 {
-                    bucket: bucket.clone().unwrap_or_default(),
-                    prefix,
-                },
-                accounts: accounts.or_else(|| Some(vec![identity.account_id.clone()])),
-                regions: regions.names().map(str::to_owned).collect(),
-                org_id,
-                global_region: Some(global_region.unwrap_or_else(|| {
-                    crate::regions::global_region(&identity.partition).to_owned()
-                })),
-            })
-        }
+        Some((facts, eval)) => LogScope::from_check(facts, eval, given, shard)?,
+        // Shards but 0: the scope shard 0's check resolves, from the same two calls.
+        None => Some(LogScope::from_caller(&clients, &check.options, given).await?),
     };
     let outcome = match read {
         // No log phase: the configuration alone decides (FAIL/INCONCLUSIVE 1, ERROR 2).
@@ -285,6 +206,124 @@ struct LogScope {
     regions: Vec<String>,
     org_id: Option<String>,
     global_region: Option<String>,
+}
+
+/// What the command line says of the log source (each overrides what the check finds).
+struct Given {
+    bucket: Option<String>,
+    prefix: Option<String>,
+    org_id: Option<String>,
+    accounts: Option<Vec<String>>,
+    global_region: Option<String>,
+}
+
+impl Given {
+    /// The caller's defaults, alike in every shard: its own account, its partition's global
+    /// region.
+    fn or_caller(&mut self, identity: &crate::check::model::Identity) {
+        self.accounts
+            .get_or_insert_with(|| vec![identity.account_id.clone()]);
+        self.global_region
+            .get_or_insert_with(|| crate::regions::global_region(&identity.partition).to_owned());
+    }
+}
+
+impl LogScope {
+    /// From the configuration check: the compliant trail's bucket and prefix unless given
+    /// (with `--shard`, only what is given: the other shards cannot see the trail); `None`
+    /// when there is nothing to read (no bucket, or the check could not run).
+    fn from_check(
+        facts: &crate::check::Facts,
+        eval: &crate::check::Evaluation,
+        mut given: Given,
+        shard: Option<crate::shard::Shard>,
+    ) -> Result<Option<LogScope>> {
+        let source = eval.log_sources.first();
+        let Some(bucket) = given
+            .bucket
+            .take()
+            .or_else(|| source.and_then(|s| s.bucket.clone()))
+            .filter(|_| eval.verdict != Verdict::Error)
+        else {
+            return Ok(None);
+        };
+        if let Some(s) = source {
+            given.accounts.get_or_insert_with(|| s.accounts.clone());
+            given
+                .global_region
+                .get_or_insert_with(|| s.global_region.clone());
+            if given.org_id.is_none() {
+                given.org_id = s.organization_id.clone();
+            }
+        }
+        // Without a compliant trail, the caller's (as the other shards resolve them).
+        if let Ok(identity) = &facts.identity {
+            given.or_caller(identity);
+        }
+        let prefix = match (shard, source) {
+            (None, _) => given
+                .prefix
+                .or_else(|| source.and_then(|s| s.key_prefix.clone())),
+            (Some(s), Some(t)) if t.bucket.as_deref() == Some(bucket.as_str()) => {
+                if t.key_prefix != given.prefix {
+                    // The trail's own bucket under another prefix: a mistake that would show
+                    // the trail's logs missing.
+                    return Err(Error::usage(format!(
+                        "shard {s}: the compliant trail {} delivers to s3://{bucket}/{}, not under --prefix '{}': give every shard --prefix '{}'",
+                        t.trail_arn,
+                        t.key_prefix.as_deref().unwrap_or(""),
+                        given.prefix.as_deref().unwrap_or(""),
+                        t.key_prefix.as_deref().unwrap_or("")
+                    )));
+                }
+                given.prefix
+            }
+            (Some(s), Some(t)) => {
+                tracing::warn!(
+                    shard = %s,
+                    trail = %t.trail_arn,
+                    "The compliant trail delivers to bucket {}; the shards read {bucket} (a copy?).",
+                    t.bucket.as_deref().unwrap_or("")
+                );
+                given.prefix
+            }
+            (Some(_), None) => given.prefix,
+        };
+        Ok(Some(LogScope {
+            source: Source::S3 { bucket, prefix },
+            accounts: given.accounts,
+            regions: facts.regions.names().map(str::to_owned).collect(),
+            org_id: given.org_id,
+            global_region: given.global_region,
+        }))
+    }
+
+    /// Without the check: the given bucket (required with `--shard`), the caller's account
+    /// and enabled regions.
+    async fn from_caller(
+        clients: &CheckClients,
+        options: &crate::check::CheckOptions,
+        mut given: Given,
+    ) -> Result<LogScope> {
+        let (identity, regions) = crate::check::collect::scope(clients, options).await;
+        let identity = identity.map_err(|f| {
+            Error::new(
+                ErrorKind::Aws,
+                format!("cannot tell whose logs to expect: {}", f.summary()),
+            )
+        })?;
+        given.or_caller(&identity);
+        Ok(LogScope {
+            source: Source::S3 {
+                bucket: given.bucket.unwrap_or_default(),
+                prefix: given.prefix,
+            },
+            accounts: given.accounts,
+            regions: regions.names().map(str::to_owned).collect(),
+            org_id: given.org_id,
+            global_region: given.global_region,
+        })
+    }
 }
 
 /// The verdict of `verify` (and of `merge --check`): a configuration that is not PASS decides

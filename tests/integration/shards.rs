@@ -522,24 +522,33 @@ fn shards_of_a_local_copy_merge_to_the_whole_and_mismatches_are_refused() {
     let logs = tmp.path().join("logs");
     let keys = tmp.path().join("keys.json");
     let run = crate::util::offline;
+    let generate = |accounts: &str, extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--out",
+            logs.to_str().unwrap(),
+            "--accounts",
+            accounts,
+            "--regions",
+            "us-east-1,eu-west-1,ap-south-1",
+            "--hours",
+            "3",
+            "--start",
+            "2026-01-01T00:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
     // With the non-CloudTrail objects (folder marker, Config probe, insight) a walk meets.
-    let (code, err) = run(&[
-        "generate",
-        "--out",
-        logs.to_str().unwrap(),
-        "--accounts",
+    let (code, err) = generate(
         "111122223333,444455556666",
-        "--regions",
-        "us-east-1,eu-west-1,ap-south-1",
-        "--hours",
-        "3",
-        "--start",
-        "2026-01-01T00:00:00Z",
-        "--fault",
-        "no-writes:ap-south-1",
-        "--public-keys-out",
-        keys.to_str().unwrap(),
-    ]);
+        &[
+            "--fault",
+            "no-writes:ap-south-1",
+            "--public-keys-out",
+            keys.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let scan = |out: &Path, extra: &[&str]| {
         let mut args = vec![
@@ -651,21 +660,7 @@ q(f"SELECT count(*), count(DISTINCT key) FROM read_parquet('{{w}}/files.parquet'
     assert!(err.contains("late-after"), "{err}");
     // A shard that found another layout (an account added between the shards' runs), with
     // the same parameters: refused, as no shard judged the new account's cells it owns.
-    let (code, err) = run(&[
-        "generate",
-        "--out",
-        logs.to_str().unwrap(),
-        "--accounts",
-        "999988887777",
-        "--regions",
-        "us-east-1,eu-west-1,ap-south-1",
-        "--hours",
-        "3",
-        "--start",
-        "2026-01-01T00:00:00Z",
-        "--no-extras",
-        "--no-digests",
-    ]);
+    let (code, err) = generate("999988887777", &["--no-extras", "--no-digests"]);
     assert_eq!(code, 0, "{err}");
     let later = tmp.path().join("later");
     let (code, err) = scan(&later, &["--shard", "1/2"]);
