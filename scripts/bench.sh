@@ -36,6 +36,8 @@ window="--since 2026-01-01 --until 2026-01-02"
 runs=5; slow=3; [ $quick = 1 ] && { runs=2; slow=1; }
 out="$target/bench-runs/$(date -u +%Y-%m-%dT%H%M%SZ)"
 CHDB_VERSION=4.4.0
+ISAL_VERSION=1.9.1
+DEFLATE_VERSION=0.9.0
 mkdir -p "$out"
 
 cat > "$out/python_stdlib.py" <<'PY'
@@ -62,9 +64,10 @@ PY
 
 # chDB: ClickHouse in-process (simdjson inside), in a venv of its own.
 chdb_venv="${TRAILPROOF_BENCH_VENV:-$HOME/.cache/trailproof/bench-venv}"
-if ! "$chdb_venv/bin/python" -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null; then
+if ! "$chdb_venv/bin/python" -c "import chdb, isal, deflate, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION' or isal.__version__ != '$ISAL_VERSION' or deflate.__version__ != '$DEFLATE_VERSION')" 2>/dev/null; then
   python3 -m venv "$chdb_venv"
-  "$chdb_venv/bin/pip" install --quiet --disable-pip-version-check "chdb==$CHDB_VERSION"
+  "$chdb_venv/bin/pip" install --quiet --disable-pip-version-check "chdb==$CHDB_VERSION" \
+    "isal==$ISAL_VERSION" "deflate==$DEFLATE_VERSION"
 fi
 chpy="$chdb_venv/bin/python"
 cat > "$out/chdb_count.py" <<'PY'
@@ -164,6 +167,12 @@ text = f"S3 (moto on loopback): raw download {raw:.2f} s, trailproof scan s3:// 
 print(text)
 open(os.path.join(sys.argv[1], "summary.md"), "a").write("\n" + text + "\n")
 PY
+# Is there an inflater faster than libdeflate on these files? ISA-L's igzip (python-isal) and
+# libdeflate (the `deflate` bindings) through the same thin Python call per file, one thread,
+# best of three passes over the same 3,000 files held in memory.
+head -3000 "$target/bench-files.txt" > "$out/inflate-files.txt"
+"$chpy" scripts/inflate_peers.py "$out/inflate-files.txt" | tee -a "$out/summary.md"
+
 # Instructions per byte of JSON for each parser (valgrind: no hardware counters on this VM, and
 # a count does not move with the machine's load). Valgrind emulates no AVX-512: the structural
 # index runs its AVX2 path here.

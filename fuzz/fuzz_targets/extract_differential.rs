@@ -1,5 +1,6 @@
 //! The field extractor against the fallback parser (serde_json streaming records, through
-//! `Decoder::parse`): the parser the decoder falls back to whenever the extractor declines.
+//! `Decoder::parse`): the parser the decoder falls back to whenever the extractor declines;
+//! and against simd-json, the other full parser.
 //!
 //! The extractor may decline anything (`Err(Unsupported)`), but whenever it accepts a document
 //! the full parser must accept it too and read exactly the same records: the extractor never
@@ -52,6 +53,15 @@ fuzz_target!(|doc: &[u8]| {
     };
     assert_eq!(full_n, full.len());
     assert_eq!(fast, full, "extractor and the fallback parser read different records");
+
+    // simd-json, the other full parser, reads what the extractor accepted alike.
+    let mut simd = Vec::new();
+    let mut d = Decoder::with_parser(1 << 30, Parser::SimdJson);
+    d.inflate(doc, false).expect("no cap is hit");
+    match d.parse(|r| simd.push(show(r))) {
+        Ok(_) => assert_eq!(fast, simd, "extractor and simd-json read different records"),
+        Err(e) => panic!("the extractor accepted ({n} records) what simd-json rejects: {e}"),
+    }
 
     // The default decoder (extractor first, the fallback parser second) reads the same.
     let mut default = Vec::new();

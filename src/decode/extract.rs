@@ -608,25 +608,34 @@ mod tests {
         );
     }
 
-    /// Every field of every record, as the fallback parser reads it and as the extractor
-    /// reads it.
-    fn both(doc: &[u8]) -> (Vec<String>, Result<Vec<String>, Unsupported>) {
-        // Every field but `span` (which only the extractor knows).
-        let show = |r: &Record<'_>| {
-            let s = format!("{r:?}");
-            s.split(", span:").next().unwrap_or_default().to_owned()
-        };
-        let mut full = Vec::new();
-        let mut d = crate::decode::Decoder::with_parser(1 << 30, crate::decode::Parser::SerdeJson);
-        d.inflate(doc, false).unwrap();
-        d.parse(|r| full.push(show(r))).unwrap();
-        let mut fast = Vec::new();
-        let res = extract(doc, |r| fast.push(show(r))).map(|_| fast);
-        (full, res)
+    /// Every field but `span` (which only the extractor knows).
+    fn show(r: &Record<'_>) -> String {
+        let s = format!("{r:?}");
+        s.split(", span:").next().unwrap_or_default().to_owned()
     }
 
-    #[test]
-    fn agrees_with_the_full_parser_on_generated_and_real_documents() {
+    /// Every record as a full parser reads the document, or `None` when it rejects it.
+    fn full(doc: &[u8], parser: crate::decode::Parser) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut d = crate::decode::Decoder::with_parser(1 << 30, parser);
+        d.inflate(doc, false).unwrap();
+        d.parse(|r| out.push(show(r))).ok()?;
+        Some(out)
+    }
+
+    /// Every field of every record, as the full parsers read it (the fallback, serde_json,
+    /// and simd-json, which must agree on these documents) and as the extractor reads it.
+    fn both(doc: &[u8]) -> (Vec<String>, Result<Vec<String>, Unsupported>) {
+        let serde = full(doc, crate::decode::Parser::SerdeJson).expect("serde_json reads it");
+        let simd = full(doc, crate::decode::Parser::SimdJson).expect("simd-json reads it");
+        assert_eq!(serde, simd, "serde_json and simd-json disagree");
+        let mut fast = Vec::new();
+        let res = extract(doc, |r| fast.push(show(r))).map(|_| fast);
+        (serde, res)
+    }
+
+    /// Real and generated documents, decompressed.
+    fn corpus() -> Vec<Vec<u8>> {
         let cfg = crate::generate::GenConfig {
             regions: vec!["us-east-1".into(), "eu-west-1".into()],
             hours: 3,
@@ -647,6 +656,57 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invictus/CloudTrail");
         let dir = std::fs::read_dir(&real).expect("fixtures/invictus is part of the repository");
         docs.extend(dir.filter_map(|e| std::fs::read(e.ok()?.path()).ok()));
+        docs
+    }
+
+    /// Mutated documents (bytes replaced by JSON's own punctuation, deleted, duplicated): the
+    /// extractor may decline any of them, but what it accepts both full parsers accept and read
+    /// the same; and mutations it accepts do occur (the test would prove nothing otherwise).
+    #[test]
+    fn accepts_only_what_both_full_parsers_read_alike_on_mutated_documents() {
+        let docs = corpus();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let alphabet = b"{}[]:,\\\"\" 0-e.tfnu\n\x01\xc3";
+        let (mut accepted, mut tried) = (0, 0);
+        for doc in docs.iter().step_by(3) {
+            for _ in 0..40 {
+                let mut m = doc.clone();
+                for _ in 0..1 + next(3) {
+                    let at = next(m.len());
+                    match next(3) {
+                        0 => m[at] = alphabet[next(alphabet.len())],
+                        1 => drop(m.remove(at)),
+                        _ => m.insert(at, m[at]),
+                    }
+                }
+                tried += 1;
+                let mut fast = Vec::new();
+                if extract(&m, |r| fast.push(show(r))).is_err() {
+                    continue;
+                }
+                accepted += 1;
+                let text = String::from_utf8_lossy(&m);
+                let serde = full(&m, crate::decode::Parser::SerdeJson);
+                assert_eq!(serde.as_ref(), Some(&fast), "serde_json differs on {text}");
+                let simd = full(&m, crate::decode::Parser::SimdJson);
+                assert_eq!(simd.as_ref(), Some(&fast), "simd-json differs on {text}");
+            }
+        }
+        assert!(
+            accepted * 20 > tried,
+            "only {accepted} of {tried} mutated documents were accepted"
+        );
+    }
+
+    #[test]
+    fn agrees_with_the_full_parser_on_generated_and_real_documents() {
+        let docs = corpus();
         let (mut accepted, mut records) = (0, 0);
         for doc in &docs {
             let (full, fast) = both(doc);
