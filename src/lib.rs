@@ -7,6 +7,7 @@
 //! [`generate`] is the development tool beside them.
 
 pub mod aws;
+pub mod canary;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -52,6 +52,26 @@ impl TryFrom<Command> for Invocation {
                 })
             }
             Command::Generate(a) => Invocation::Generate(a.try_into()?),
+            Command::Canary(CanaryArgs {
+                command: CanaryCommand::Send(a),
+            }) => {
+                let options = CheckOptions {
+                    regions: regions_flag(a.regions)?,
+                    exclude_regions: a.exclude_regions,
+                    ..CheckOptions::default()
+                };
+                crate::regions::validate_all(Some(&options.exclude_regions))?;
+                if let Some(r) = &a.global_region {
+                    crate::regions::validate(r)?;
+                }
+                Invocation::Canary(commands::canary::Config {
+                    out: a.out,
+                    options,
+                    global_region: a.global_region,
+                    format: a.format.format,
+                    aws: a.aws.try_into()?,
+                })
+            }
         })
     }
 }
@@ -76,25 +96,28 @@ impl TryFrom<AwsArgs> for AwsSettings {
     }
 }
 
+/// `--regions` of `check` and `canary send`: trimmed, at least one, each valid.
+fn regions_flag(regions: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+    let Some(list) = regions else {
+        return Ok(None);
+    };
+    let list: Vec<String> = list
+        .into_iter()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err(Error::usage("--regions needs at least one region"));
+    }
+    crate::regions::validate_all(Some(&list))?;
+    Ok(Some(list))
+}
+
 impl TryFrom<CheckArgs> for commands::check::Config {
     type Error = Error;
 
     fn try_from(args: CheckArgs) -> Result<Self> {
-        let regions = match args.regions {
-            Some(list) => {
-                let list: Vec<String> = list
-                    .into_iter()
-                    .map(|r| r.trim().to_owned())
-                    .filter(|r| !r.is_empty())
-                    .collect();
-                if list.is_empty() {
-                    return Err(Error::usage("--regions needs at least one region"));
-                }
-                crate::regions::validate_all(Some(&list))?;
-                Some(list)
-            }
-            None => None,
-        };
+        let regions = regions_flag(args.regions)?;
         crate::regions::validate_all(Some(&args.exclude_regions))?;
         if args.concurrency == 0 || args.concurrency > MAX_COUNT {
             return Err(Error::usage(format!(
@@ -194,7 +217,7 @@ impl From<IntegrityArgs> for Digests {
 
 impl PipelineArgs {
     /// The pipeline options; the window and scope are the command's.
-    fn options(&self, window: Window) -> Result<Options> {
+    fn options(&self, window: Window, until_given: bool) -> Result<Options> {
         if self.fetch_concurrency == 0 || self.max_in_flight_mib == 0 {
             return Err(Error::usage(
                 "--workers, --fetch-concurrency and --max-in-flight-mib must be at least 1",
@@ -213,7 +236,9 @@ impl PipelineArgs {
             )));
         }
         let (out_dir, publish) = out_dir(&self.out.out)?;
+        let (canary, window) = self.canary.watch(window, until_given)?;
         Ok(Options {
+            canary,
             window,
             out_dir,
             publish,
@@ -231,6 +256,34 @@ impl PipelineArgs {
             file_hashes: !self.no_file_hashes,
             ..Options::default()
         })
+    }
+}
+
+impl CanaryWatchArgs {
+    /// `--canary FILE`: the probes, and the window: one that ends at the current hour (no
+    /// `--until`) is extended to the end of the hour the last probe was sent in, so that the
+    /// canaries are in it; a probe sent outside an explicit window is refused.
+    fn watch(
+        &self,
+        window: Window,
+        until_given: bool,
+    ) -> Result<(Option<std::sync::Arc<crate::canary::Watch>>, Window)> {
+        let timeout_s = self.canary_timeout.as_secs() as i64;
+        if timeout_s < 60 {
+            return Err(Error::usage("--canary-timeout must be at least 1m"));
+        }
+        let Some(path) = &self.canary else {
+            return Ok((None, window));
+        };
+        let file = crate::canary::CanaryFile::read(path)?;
+        let window = crate::canary::window_for(&file, window, until_given)
+            .map_err(|m| Error::usage(format!("--canary {}: {m}", path.display())))?;
+        Ok((
+            Some(std::sync::Arc::new(crate::canary::Watch::new(
+                file, timeout_s,
+            ))),
+            window,
+        ))
     }
 }
 
@@ -355,7 +408,7 @@ impl TryFrom<ScanArgs> for commands::scan::Config {
         let source = source(&args.source)?;
         let mut parameters = serde_json::json!({"source": args.source, "since": args.window.since, "until": args.window.until, "regions": args.scope.regions, "accounts": args.scope.accounts, "max_silence_s": args.pipeline.max_silence.map(|d| d.as_secs()), "late_after_s": args.pipeline.late_after.as_secs()});
         let (state, window) = args.state.settings(&args.window, None, &args.scope.shard)?;
-        let mut pipeline = args.pipeline.options(window)?;
+        let mut pipeline = args.pipeline.options(window, args.window.until.is_some())?;
         pipeline.scope = args.scope.try_into()?;
         record_reading(
             &mut parameters,
@@ -394,7 +447,7 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
         let (state, window) =
             args.state
                 .settings(&args.window, Some(defaults::SINCE), &args.shard)?;
-        let mut pipeline = args.pipeline.options(window)?;
+        let mut pipeline = args.pipeline.options(window, args.window.until.is_some())?;
         pipeline.scope.shard = args.shard.shard()?;
         if let Some(shard) = pipeline.scope.shard {
             if args.window.since.is_none() && args.state.state.is_none() {
@@ -421,7 +474,20 @@ impl TryFrom<VerifyArgs> for commands::verify::Config {
             parameters["exclude_regions"] = args.check.exclude_regions.clone().into();
             parameters["accounts"] = args.accounts.clone().into();
         }
+        let canary_send = args
+            .canary_send_and_wait
+            .then(|| commands::verify::SendAndWait {
+                timeout_s: args.pipeline.canary.canary_timeout.as_secs() as i64,
+                poll: args.canary_poll.max(std::time::Duration::from_secs(1)),
+            });
+        if canary_send.is_some() {
+            parameters["canary_send_and_wait"] = true.into();
+        }
+        if let Some(w) = &pipeline.canary {
+            parameters["canary_marker"] = w.file.marker.clone().into();
+        }
         Ok(commands::verify::Config {
+            canary_send,
             check: args.check.try_into()?,
             pipeline,
             digests: args.pipeline.integrity.into(),
@@ -551,6 +617,11 @@ impl TryFrom<GenerateArgs> for commands::generate::Config {
             digests: !args.no_digests,
             trail_name: args.trail_name,
             prefix: args.prefix,
+            canary: args
+                .canary
+                .as_deref()
+                .map(crate::canary::CanaryFile::read)
+                .transpose()?,
             ..Default::default()
         };
         if let Some(r) = args.regions {

@@ -54,9 +54,70 @@ pub enum Command {
     /// unsharded run writes. Refused (exit 2) when a shard is missing, twice, changed since its
     /// manifest, or ran with other parameters, another window or other expected cells.
     Merge(MergeArgs),
+    /// Canary probes: calls trailproof makes itself so that every region, even a quiet one,
+    /// has events to find (`canary send`; then `verify --canary FILE`).
+    Canary(CanaryArgs),
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CanaryArgs {
+    #[command(subcommand)]
+    pub command: CanaryCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CanaryCommand {
+    /// In every region in scope, one harmless read management call (cloudtrail:DescribeTrails)
+    /// and one write that changes nothing (ec2:DeleteKeyPair with DryRun), and in the global
+    /// region one global-service read (iam:ListAccountAliases), each marked in its user agent;
+    /// the calls, regions, times and request ids go to the canary file. Exit 0 when every
+    /// call was answered as expected, 1 when some failed (listed), 2 on error.
+    Send(CanarySendArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CanarySendArgs {
+    /// The canary file to write (whole or not at all).
+    #[arg(long, value_name = "FILE", default_value = "canary.json")]
+    pub out: PathBuf,
+
+    /// Probe exactly these regions (comma-separated) instead of the enabled ones
+    /// (account:ListRegions).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+
+    /// Leave these regions out (comma-separated).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub exclude_regions: Vec<String>,
+
+    /// The partition's global region, where the global probe goes (default: the caller's
+    /// partition's, us-east-1 in aws).
+    #[arg(long, value_name = "REGION")]
+    pub global_region: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Canary probes to look for in the delivered logs (`scan`, `verify`).
+#[derive(Debug, Clone, Args)]
+pub struct CanaryWatchArgs {
+    /// Look for the probes of this canary file (`trailproof canary send`) in the delivered
+    /// logs: each is delivered, late, in another region's log files, not delivered (a
+    /// `canary` gap) or, before the timeout, pending (unknown).
+    #[arg(long, value_name = "FILE", help_heading = "Canary")]
+    pub canary: Option<PathBuf>,
+
+    /// A canary not delivered this long after it was sent is `not_delivered`; delivered later,
+    /// `late`. (CloudTrail delivers in about 5 minutes on average.)
+    #[arg(long, value_name = "DURATION", default_value = crate::canary::DEFAULT_TIMEOUT, value_parser = parse_duration, help_heading = "Canary")]
+    pub canary_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -286,6 +347,9 @@ pub struct PipelineArgs {
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
 
+    #[command(flatten)]
+    pub canary: CanaryWatchArgs,
+
     /// Leave files.parquet's sha256 empty when no digest needs it (bulk analysis with
     /// `--digests off`: hashing every decompressed byte is a third of a worker's time). When
     /// digests are in use every log file is hashed regardless.
@@ -440,6 +504,16 @@ pub struct VerifyArgs {
     /// cells of `--bucket` (required: all shards read one source).
     #[command(flatten)]
     pub shard: ShardArgs,
+
+    /// Send canaries first (as `trailproof canary send`, into the evidence directory's
+    /// canary.json), wait with a progress line until every probe is delivered or
+    /// `--canary-timeout` has passed, then verify with them.
+    #[arg(long, conflicts_with_all = ["canary", "shard", "shards", "state"], help_heading = "Canary")]
+    pub canary_send_and_wait: bool,
+
+    /// While waiting, look for the canaries this often.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = "Canary")]
+    pub canary_poll: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -493,9 +567,16 @@ pub struct GenerateArgs {
     /// corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT, region-mismatch:REGION:COUNT,
     /// late:REGION:HOUR:LAG_HOURS, tamper:KIND:REGION with KIND one of modify-log, delete-log,
     /// trailing-bytes, unlisted-log, delete-digest, move-digest, wrong-key, resign-digest,
-    /// backfill, restart.
+    /// backfill, restart; with --canary: canary-lost:REGION, canary-late:REGION:MINUTES,
+    /// canary-misplaced:REGION (no-writes:REGION drops the write canary too).
     #[arg(long = "fault", value_name = "FAULT")]
     pub faults: Vec<crate::generate::Fault>,
+
+    /// Also deliver the events CloudTrail records for this canary file's probes
+    /// (`trailproof canary send`), about 5 minutes after each was sent, in its region's log
+    /// files (the account must be one of --accounts).
+    #[arg(long, value_name = "FILE")]
+    pub canary: Option<PathBuf>,
 
     /// Print the ground truth as JSON on stdout.
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! The commands: one file each. A command takes its validated config, runs the core
 //! (check, pipeline, integrity) and hands the result to [`crate::report`].
 
+pub mod canary;
 pub mod check;
 pub mod generate;
 pub mod merge;
@@ -32,6 +33,7 @@ pub enum Invocation {
     Report(report::Config),
     VerifyEvidence(report::VerifyConfig),
     Generate(generate::Config),
+    Canary(canary::Config),
 }
 
 /// What a command concluded, for the exit code: 0 proven/pass, 1 findings, 2 error.
@@ -111,6 +113,7 @@ async fn dispatch(invocation: Invocation) -> Result<Outcome> {
         Invocation::Report(c) => report::run(c),
         Invocation::VerifyEvidence(c) => report::verify(c),
         Invocation::Generate(c) => generate::run(c).await,
+        Invocation::Canary(c) => canary::run(c).await,
     }
 }
 

@@ -28,6 +28,15 @@ pub struct Config {
     pub parameters: serde_json::Value,
     /// `--state`: run incrementally.
     pub state: Option<crate::state::Settings>,
+    /// `--canary-send-and-wait`.
+    pub canary_send: Option<SendAndWait>,
+}
+
+/// `--canary-send-and-wait`: send canaries, wait for them, then verify with them.
+#[derive(Debug, Clone, Copy)]
+pub struct SendAndWait {
+    pub timeout_s: i64,
+    pub poll: std::time::Duration,
 }
 
 pub async fn run(config: Config) -> Result<Outcome> {
@@ -42,6 +51,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         accounts,
         mut parameters,
         state,
+        canary_send,
     } = config;
     let prefix = prefix.filter(|p| !p.is_empty());
     // Before anything is judged: a state in use by another run stops this one here.
@@ -102,6 +112,25 @@ pub async fn run(config: Config) -> Result<Outcome> {
                 unreachable!("verify reads a bucket");
             };
             let s3 = crate::aws::s3_client_for_bucket(&sdk, bucket).await;
+            if let Some(wait) = canary_send {
+                let file = send_and_wait(
+                    &sdk,
+                    &check.options,
+                    &src,
+                    &s3,
+                    &pipeline,
+                    wait,
+                    staging.path(),
+                )
+                .await?;
+                pipeline.window = crate::canary::window_for(&file, pipeline.window, false)
+                    .map_err(|m| Error::usage(format!("--canary-send-and-wait: {m}")))?;
+                parameters["canary_marker"] = file.marker.clone().into();
+                pipeline.canary = Some(std::sync::Arc::new(crate::canary::Watch::new(
+                    file,
+                    wait.timeout_s,
+                )));
+            }
             if let Some(inc) = &mut incremental {
                 inc.plan(&mut pipeline, &src, &mut parameters)?;
             }
@@ -196,6 +225,104 @@ pub async fn run(config: Config) -> Result<Outcome> {
     Ok(Outcome {
         exit_code: super::incremental::exit_code(code, advanced),
     })
+}
+
+/// Sends canaries to the log phase's regions (the caller's account), writes them to
+/// `canary.json` in the evidence directory, and waits (a progress line on a terminal, a log
+/// line per look otherwise) until every answered probe is found in the logs or the timeout
+/// has passed since the last was sent.
+async fn send_and_wait(
+    sdk: &aws_config::SdkConfig,
+    check: &crate::check::CheckOptions,
+    src: &Source,
+    s3: &aws_sdk_s3::Client,
+    pipeline: &Options,
+    wait: SendAndWait,
+    dir: &std::path::Path,
+) -> Result<crate::canary::CanaryFile> {
+    use std::io::IsTerminal;
+    let mut options = check.clone();
+    options.regions = pipeline.scope.regions.clone();
+    let file = super::canary::send(sdk, &options, Some(pipeline.global_region.clone())).await?;
+    file.write(&dir.join("canary.json"))?;
+    let answered = file
+        .probes
+        .iter()
+        .filter(|p| p.outcome == crate::canary::Sent::Answered)
+        .count();
+    let (first, last) = file.sent_span();
+    let deadline = last + wait.timeout_s;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    let mut seen = 0;
+    loop {
+        let now = crate::time::now_secs();
+        bar.set_message(format!(
+            "canary {}: {seen} of {answered} probes delivered; waited {} of {}",
+            file.marker,
+            crate::time::human_duration(now - first),
+            crate::time::human_duration(deadline - first)
+        ));
+        if seen >= answered || now >= deadline {
+            break;
+        }
+        let nap = wait
+            .poll
+            .min(std::time::Duration::from_secs((deadline - now) as u64));
+        tokio::time::sleep(nap).await;
+        seen = look(&file, src, s3, pipeline, wait.timeout_s).await?;
+        tracing::info!(marker = %file.marker, seen, answered, "Looked for the canaries.");
+    }
+    bar.finish_and_clear();
+    Ok(file)
+}
+
+/// How many probes the delivered logs hold so far (anywhere: a misplaced one is found too).
+async fn look(
+    file: &crate::canary::CanaryFile,
+    src: &Source,
+    s3: &aws_sdk_s3::Client,
+    pipeline: &Options,
+    timeout_s: i64,
+) -> Result<usize> {
+    use crate::time::HOUR;
+    let (first, last) = file.sent_span();
+    let area = super::scratch(&std::env::temp_dir(), "trailproof-canary");
+    super::new_private_dir(&area, "a scratch directory")?;
+    let _guard = super::AreaGuard(Some(area.clone()));
+    let mut scope = pipeline.scope.clone();
+    scope.accounts = Some(vec![file.account_id.clone()]);
+    let opts = Options {
+        window: crate::time::Window::new(
+            first - first.rem_euclid(HOUR),
+            last - last.rem_euclid(HOUR) + HOUR,
+            pipeline.window.delivery_grace_s,
+        ),
+        scope,
+        global_region: pipeline.global_region.clone(),
+        out_dir: area.join("look"),
+        workers: pipeline.workers,
+        fetch_concurrency: pipeline.fetch_concurrency,
+        max_in_flight_bytes: pipeline.max_in_flight_bytes,
+        max_object_bytes: pipeline.max_object_bytes,
+        max_decompressed: pipeline.max_decompressed,
+        progress: false,
+        file_hashes: false,
+        canary: Some(std::sync::Arc::new(crate::canary::Watch::new(
+            file.clone(),
+            timeout_s,
+        ))),
+        ..Options::default()
+    };
+    let outcome = crate::pipeline::run(src, Some(s3.clone()), opts).await?;
+    Ok(outcome
+        .canary
+        .map(|c| c.probes.iter().filter(|p| p.key.is_some()).count())
+        .unwrap_or(0))
 }
 
 /// What the log phase of `verify` reads: from the check's compliant trail and the flags, or

@@ -14,6 +14,8 @@ pub enum Category {
     Global,
     Delivery,
     Integrity,
+    /// A canary probe (`--canary`) that was not delivered as it should have been.
+    Canary,
 }
 
 impl Category {
@@ -24,6 +26,7 @@ impl Category {
             Category::Global => "global",
             Category::Delivery => "delivery",
             Category::Integrity => "integrity",
+            Category::Canary => "canary",
         }
     }
 }
@@ -63,11 +66,21 @@ pub enum GapKind {
     DigestInvalid,
     /// A digest could not be read or verified: what it vouches for is unknown.
     DigestUnverified,
+    /// A canary probe not found in the delivered logs after its timeout.
+    CanaryNotDelivered,
+    /// A canary probe delivered after its timeout.
+    CanaryLate,
+    /// A canary probe delivered in another region's log files.
+    CanaryRegionMismatch,
+    /// A canary probe not delivered yet, within its timeout: unknown.
+    CanaryPending,
+    /// A canary call that failed: nothing is known of it.
+    CanaryNotSent,
 }
 
 impl GapKind {
     /// Every kind.
-    pub const ALL: [GapKind; 15] = [
+    pub const ALL: [GapKind; 20] = [
         GapKind::NoReadEvents,
         GapKind::NoWriteEvents,
         GapKind::NoGlobalEvents,
@@ -83,6 +96,11 @@ impl GapKind {
         GapKind::HashMismatch,
         GapKind::DigestInvalid,
         GapKind::DigestUnverified,
+        GapKind::CanaryNotDelivered,
+        GapKind::CanaryLate,
+        GapKind::CanaryRegionMismatch,
+        GapKind::CanaryPending,
+        GapKind::CanaryNotSent,
     ];
 
     /// The kind of a row read back: its `category` and `kind` columns.
@@ -93,10 +111,12 @@ impl GapKind {
     }
 
     /// Kinds that make coverage unknown rather than a gap.
-    pub const UNKNOWN: [GapKind; 3] = [
+    pub const UNKNOWN: [GapKind; 5] = [
         GapKind::ObjectUnreadable,
         GapKind::ListFailed,
         GapKind::DigestUnverified,
+        GapKind::CanaryPending,
+        GapKind::CanaryNotSent,
     ];
 
     /// Whether this kind makes coverage unknown rather than a gap.
@@ -127,6 +147,11 @@ impl GapKind {
             | GapKind::HashMismatch
             | GapKind::DigestInvalid
             | GapKind::DigestUnverified => Category::Integrity,
+            GapKind::CanaryNotDelivered
+            | GapKind::CanaryLate
+            | GapKind::CanaryRegionMismatch
+            | GapKind::CanaryPending
+            | GapKind::CanaryNotSent => Category::Canary,
         }
     }
 
@@ -136,7 +161,7 @@ impl GapKind {
             GapKind::NoReadEvents | GapKind::NoWriteEvents | GapKind::NoGlobalEvents => "no_events",
             GapKind::NoLogFiles => "no_log_files",
             GapKind::ObjectUnreadable => "object_unreadable",
-            GapKind::RegionMismatch => "region_mismatch",
+            GapKind::RegionMismatch | GapKind::CanaryRegionMismatch => "region_mismatch",
             GapKind::LateDelivery => "late_delivery",
             GapKind::EventAfterDelivery => "event_after_delivery",
             GapKind::ListFailed => "list_failed",
@@ -146,6 +171,10 @@ impl GapKind {
             GapKind::HashMismatch => "hash_mismatch",
             GapKind::DigestInvalid => "digest_invalid",
             GapKind::DigestUnverified => "digest_unverified",
+            GapKind::CanaryNotDelivered => "not_delivered",
+            GapKind::CanaryLate => "late",
+            GapKind::CanaryPending => "pending",
+            GapKind::CanaryNotSent => "not_sent",
         }
     }
 }

@@ -38,6 +38,12 @@ pub enum Fault {
     },
     /// Digest evidence tampered with after delivery (or, for `backfill`, a backfill chain).
     Tamper { region: String, kind: Tamper },
+    /// `--canary`: none of `region`'s canary events are ever delivered.
+    CanaryLost { region: String },
+    /// `--canary`: `region`'s canary events are delivered `minutes` after they were sent.
+    CanaryLate { region: String, minutes: u32 },
+    /// `--canary`: `region`'s canary events are delivered in another region's log files.
+    CanaryMisplaced { region: String },
     /// Logging stopped in `region` for `hours` hours from hour offset `from_hour`: a
     /// `StopLogging` event just before the silence and a `StartLogging` just after it.
     StopLogging {
@@ -109,7 +115,8 @@ impl std::str::FromStr for Fault {
     /// `silent:REGION:FROM_HOUR:HOURS`, `missing-files:REGION:FROM_HOUR:HOURS`,
     /// `no-writes:REGION`, `no-global`, `corrupt:REGION:truncated-gzip|invalid-json|not-gzip:COUNT`,
     /// `region-mismatch:REGION:COUNT`, `late:REGION:HOUR:LAG_HOURS`, `tamper:KIND:REGION`,
-    /// `stop-logging:REGION:FROM_HOUR:HOURS`.
+    /// `stop-logging:REGION:FROM_HOUR:HOURS`, `canary-lost:REGION`,
+    /// `canary-late:REGION:MINUTES`, `canary-misplaced:REGION`.
     fn from_str(s: &str) -> Result<Self, String> {
         let p: Vec<&str> = s.split(':').collect();
         let n = |i: usize| -> Result<u32, String> {
@@ -141,6 +148,12 @@ impl std::str::FromStr for Fault {
             },
             "no-writes" if p.len() == 2 => Fault::NoWrites { region: r(1)? },
             "no-global" if p.len() == 1 => Fault::NoGlobal,
+            "canary-lost" if p.len() == 2 => Fault::CanaryLost { region: r(1)? },
+            "canary-late" if p.len() == 3 => Fault::CanaryLate {
+                region: r(1)?,
+                minutes: n(2)?,
+            },
+            "canary-misplaced" if p.len() == 2 => Fault::CanaryMisplaced { region: r(1)? },
             "corrupt" if p.len() == 4 => Fault::Corrupt {
                 region: r(1)?,
                 kind: match p[2] {

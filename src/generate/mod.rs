@@ -95,6 +95,8 @@ pub struct GenConfig {
     pub trail_name: String,
     /// The bucket name digests state (`digestS3Bucket`, `logFiles[].s3Bucket`).
     pub bucket: String,
+    /// `--canary FILE`: also deliver the events CloudTrail records for these probes.
+    pub canary: Option<crate::canary::CanaryFile>,
 }
 
 /// The defaults of `generate`, in one place (the command line shows them).
@@ -127,6 +129,7 @@ impl Default for GenConfig {
             digests: true,
             trail_name: defaults::TRAIL_NAME.into(),
             bucket: "trailproof-demo".into(),
+            canary: None,
         }
     }
 }
@@ -152,6 +155,8 @@ pub struct RegionTruth {
     pub undelivered: u64,
     /// Events in log files deleted by the delete-log tamper (not counted above).
     pub deleted: u64,
+    /// Canary events delivered here (`--canary`; counted above as well).
+    pub canary_events: u64,
 }
 
 /// The ground truth of a generated corpus.
@@ -292,6 +297,32 @@ pub fn generate(
                     )
                 })
                 .collect();
+            // The canary probes' events (`--canary`), delivered as CloudTrail would (within
+            // minutes; later, elsewhere or never under the canary faults).
+            for (slot, event, kind) in canary_events(cfg, account, region, &faults, false) {
+                count_canary(&mut rt, kind, false);
+                slots.entry(slot).or_default().push(event);
+            }
+            // Canaries of another region delivered here (`canary-misplaced`).
+            for (from, f) in cfg.regions.iter().flat_map(|r| {
+                cfg.faults
+                    .iter()
+                    .filter(move |f| matches!(f, Fault::CanaryMisplaced { region: x } if x == r))
+                    .map(move |f| (r, f))
+            }) {
+                let misplaced_here = cfg
+                    .regions
+                    .iter()
+                    .find(|r| *r != from)
+                    .is_some_and(|r| r == region);
+                if misplaced_here {
+                    let faults: Vec<&Fault> = vec![f];
+                    for (slot, event, kind) in canary_events(cfg, account, from, &faults, true) {
+                        count_canary(&mut rt, kind, true);
+                        slots.entry(slot).or_default().push(event);
+                    }
+                }
+            }
             // One pass per hour, plus a last one (h == hours) that generates nothing and
             // delivers every slot still open.
             for h in 0..=cfg.hours {
@@ -468,6 +499,83 @@ fn trail_record(
     }
 }
 
+/// The events CloudTrail records for the canary probes of `region` (the global probe in the
+/// global region), as (delivery slot, event, probe) to deliver in `region`'s folder (another's
+/// when `misplaced`); none when the faults say they are lost or misplaced elsewhere, and none
+/// for the write probe when the region records no writes, or at all in an hour it records
+/// nothing.
+fn canary_events(
+    cfg: &GenConfig,
+    account: &str,
+    region: &str,
+    faults: &[&Fault],
+    misplaced: bool,
+) -> Vec<(i64, Pending, crate::canary::ProbeKind)> {
+    let Some(file) = cfg.canary.as_ref().filter(|f| f.account_id == account) else {
+        return Vec::new();
+    };
+    let lost = faults
+        .iter()
+        .any(|f| matches!(f, Fault::CanaryLost { .. } | Fault::CanaryMisplaced { .. }));
+    if lost && !misplaced {
+        return Vec::new();
+    }
+    let no_writes = faults.iter().any(|f| matches!(f, Fault::NoWrites { .. }));
+    let lag = faults
+        .iter()
+        .find_map(|f| match f {
+            Fault::CanaryLate { minutes, .. } => Some(*minutes as i64 * 60),
+            _ => None,
+        })
+        .unwrap_or(300);
+    let mut out = Vec::new();
+    for p in file.probes.iter().filter(|p| p.region == region) {
+        if p.kind == crate::canary::ProbeKind::Write && no_writes {
+            continue;
+        }
+        let sent = p.sent_secs();
+        let hour = (sent - cfg.start).div_euclid(3_600);
+        let quiet = faults.iter().any(|f| match f {
+            Fault::Silent {
+                from_hour, hours, ..
+            }
+            | Fault::StopLogging {
+                from_hour, hours, ..
+            }
+            | Fault::MissingFiles {
+                from_hour, hours, ..
+            } => hour >= *from_hour as i64 && hour < (*from_hour + *hours) as i64,
+            _ => false,
+        });
+        if quiet {
+            continue;
+        }
+        let time = sent + 1;
+        let json = records::canary_record(p, &file.marker, account, time);
+        // The delivery slot: the first 5-minute stamp at or after `lag`.
+        let slot = (time + lag + 299).div_euclid(300) * 300;
+        out.push((slot, Pending { json, time }, p.kind));
+    }
+    out
+}
+
+/// Counts a delivered canary event in the truth of the folder that holds it.
+fn count_canary(rt: &mut RegionTruth, kind: crate::canary::ProbeKind, misplaced: bool) {
+    use crate::canary::ProbeKind;
+    rt.canary_events += 1;
+    match kind {
+        ProbeKind::Read => rt.mgmt_read += 1,
+        ProbeKind::Write => rt.mgmt_write += 1,
+        ProbeKind::Global => {
+            rt.mgmt_read += 1;
+            rt.global_read += 1;
+        }
+    }
+    if misplaced && kind != ProbeKind::Global {
+        rt.mismatched += 1;
+    }
+}
+
 fn fault_region(f: &Fault) -> Option<&str> {
     match f {
         Fault::Silent { region, .. }
@@ -477,7 +585,10 @@ fn fault_region(f: &Fault) -> Option<&str> {
         | Fault::RegionMismatch { region, .. }
         | Fault::LateDelivery { region, .. }
         | Fault::Tamper { region, .. }
-        | Fault::StopLogging { region, .. } => Some(region),
+        | Fault::StopLogging { region, .. }
+        | Fault::CanaryLost { region }
+        | Fault::CanaryLate { region, .. }
+        | Fault::CanaryMisplaced { region } => Some(region),
         Fault::NoGlobal => None,
     }
 }

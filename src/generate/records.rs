@@ -384,3 +384,36 @@ pub(super) fn record(
     s.push('}');
     s
 }
+
+/// The record CloudTrail writes for a canary probe's call (`trailproof canary send`): made by
+/// the probing user, the marker in its user agent, the probe's request id; the write probe
+/// answered `Client.DryRunOperation`.
+pub(super) fn canary_record(
+    p: &crate::canary::Probe,
+    marker: &str,
+    account: &str,
+    time: i64,
+) -> String {
+    use crate::canary::ProbeKind;
+    let region = &p.region;
+    let (read_only, params, error) = match p.kind {
+        ProbeKind::Read => (true, "{\"includeShadowTrails\":true}".to_owned(), String::new()),
+        ProbeKind::Write => (
+            false,
+            format!("{{\"keyName\":\"{marker}\"}}"),
+            "\"errorCode\":\"Client.DryRunOperation\",\"errorMessage\":\"Request would have succeeded, but DryRun flag is set.\",".to_owned(),
+        ),
+        ProbeKind::Global => (true, "null".to_owned(), String::new()),
+    };
+    let host = p.event_source.split('.').next().unwrap_or("api");
+    format!(
+        "{{\"eventVersion\":\"1.11\",\"userIdentity\":{{\"type\":\"IAMUser\",\"principalId\":\"AIDACANARYPROBE0000\",\"arn\":\"arn:aws:iam::{account}:user/trailproof-canary\",\"accountId\":\"{account}\",\"accessKeyId\":\"AKIACANARYPROBE00000\",\"userName\":\"trailproof-canary\"}},\"eventTime\":\"{}\",\"eventSource\":\"{}\",\"eventName\":\"{}\",\"awsRegion\":\"{region}\",\"sourceIPAddress\":\"198.51.100.7\",\"userAgent\":\"aws-sdk-rust/1.3.9 ua/2.1 api/{host}/1.0 os/linux lang/rust/1.95.0 app/{marker}\",{error}\"requestParameters\":{params},\"responseElements\":null,\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":{read_only},\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"{account}\",\"eventCategory\":\"Management\",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{host}.{region}.amazonaws.com\"}}}}",
+        rfc3339(time),
+        p.event_source,
+        p.event_name,
+        p.request_id
+            .as_deref()
+            .unwrap_or("00000000-0000-0000-0000-000000000000"),
+        crate::canary::event_id(&p.request_id, &p.event_name),
+    )
+}

@@ -119,6 +119,8 @@ pub struct Options {
     pub integrity: Option<Arc<Integrity>>,
     /// What the previous run left (`--state`).
     pub carried: Option<Arc<Carried>>,
+    /// `--canary FILE`: the probes to look for and judge.
+    pub canary: Option<Arc<crate::canary::Watch>>,
 }
 
 impl Default for Options {
@@ -144,6 +146,7 @@ impl Default for Options {
             file_hashes: true,
             integrity: None,
             carried: None,
+            canary: None,
         }
     }
 }
@@ -227,6 +230,7 @@ pub async fn run(
     let mut agg = Aggregate::default();
     let mut stats = Stats::default();
     let mut changes = crate::coverage::TrailChanges::default();
+    let mut sightings = crate::canary::Sightings::default();
     for h in handles {
         let out = tokio::task::spawn_blocking(move || h.join())
             .await
@@ -236,6 +240,7 @@ pub async fn run(
         failures.extend(out.failures);
         stats.merge(&out.stats);
         changes.merge(out.trail_changes);
+        sightings.merge(out.canary);
     }
     changes.settle();
     progress.finish();
@@ -292,6 +297,34 @@ pub async fn run(
             }
         }
     }
+    // The canaries: judged against what the workers found, their findings beside the others.
+    let canary = match &opts.canary {
+        Some(w) => {
+            let expects = |a: &str, r: &str| {
+                accounts.iter().any(|x| x == a)
+                    && regions.iter().any(|x| x == r)
+                    && opts.scope.shard.is_none_or(|s| s.owns(a, r))
+            };
+            let scope = crate::canary::Scope {
+                expects: &expects,
+                now: crate::time::now_secs(),
+                timeout_s: w.timeout_s,
+            };
+            let keys: Vec<String> = sightings.found.iter().map(|s| s.key.clone()).collect();
+            let mut times = std::collections::HashMap::new();
+            for k in keys {
+                let t = store.last_modified(&k).await;
+                times.insert(k, t);
+            }
+            let (report, found) =
+                crate::canary::judge(&w.file, &sightings, &scope, &mut |k: &str| {
+                    times.get(k).copied().flatten()
+                });
+            failures.extend(found);
+            Some(report)
+        }
+        None => None,
+    };
     let exp = Expectation {
         accounts: accounts.clone(),
         regions: regions.clone(),
@@ -403,6 +436,7 @@ pub async fn run(
         trail_changes_dropped: changes.dropped,
         regions_given: opts.scope.regions.is_some(),
         silence_checked: opts.max_silence_hours.is_some(),
+        canary,
         digests: opts
             .integrity
             .as_ref()

@@ -62,6 +62,7 @@ pub(super) struct WorkerOut {
     pub(super) failures: Vec<Gap>,
     pub(super) stats: Stats,
     pub(super) trail_changes: TrailChanges,
+    pub(super) canary: crate::canary::Sightings,
 }
 
 /// File rows per message to the files writer.
@@ -90,6 +91,7 @@ pub(super) fn worker(rx: Arc<Mutex<mpsc::Receiver<Vec<Job>>>>, shared: Arc<Share
         failures: Vec::new(),
         stats: Stats::default(),
         trail_changes: TrailChanges::default(),
+        canary: crate::canary::Sightings::default(),
     };
     let mut raw = Vec::new();
     let mut events = shared.opts.events.then(EventsBuilder::default);
@@ -383,13 +385,16 @@ fn process(
     // Records that change the trail, read whole after the parse: by their bytes when the
     // extractor gave them, else by index (one more pass, only for files that hold one).
     let mut changes = Changes::default();
+    // Canary records (`--canary`), read whole the same way.
+    let mut canaries = Changes::default();
+    let watch = shared.opts.canary.as_deref();
     let mut index = 0usize;
     let mut note = |r: &crate::decode::Record<'_>| {
         if is_trail_change(r.event_source.as_deref(), r.event_name.as_deref()) {
-            match r.span {
-                Some(span) => changes.spans.push(span),
-                None => changes.indices.push(index),
-            }
+            changes.at(r.span, index);
+        }
+        if watch.is_some_and(|w| w.matcher.carries(r.user_agent.as_deref())) {
+            canaries.at(r.span, index);
         }
         index += 1;
     };
@@ -414,7 +419,7 @@ fn process(
     };
     match parsed {
         Ok(n) => {
-            if !changes.spans.is_empty() || !changes.indices.is_empty() {
+            if !changes.is_empty() {
                 trail_changes(
                     shared,
                     decoder.decompressed(),
@@ -423,6 +428,9 @@ fn process(
                     &job.key,
                     out,
                 );
+            }
+            if !canaries.is_empty() {
+                canary_records(decoder.decompressed(), &canaries, &key, &job.key, out);
             }
             counter.finish(&ctx, &mut out.agg);
             out.stats.log_files_read += 1;
@@ -447,6 +455,60 @@ struct Changes {
     indices: Vec<usize>,
 }
 
+impl Changes {
+    /// Notes the record at `span` (from the extractor), else at `index`.
+    fn at(&mut self, span: Option<(usize, usize)>, index: usize) {
+        match span {
+            Some(span) => self.spans.push(span),
+            None => self.indices.push(index),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.indices.is_empty()
+    }
+
+    /// The noted records, read whole.
+    fn read(&self, doc: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+        if self.indices.is_empty() {
+            self.spans
+                .iter()
+                .map(|(a, b)| {
+                    doc.get(*a..*b)
+                        .ok_or_else(|| "a record span outside the document".to_owned())
+                        .and_then(|r| serde_json::from_slice(r).map_err(|e| e.to_string()))
+                })
+                .collect()
+        } else {
+            crate::decode::detail::records_at(doc, &self.indices)
+        }
+    }
+}
+
+/// The canary records of a parsed file, read whole.
+fn canary_records(
+    doc: &[u8],
+    at: &Changes,
+    key: &crate::source::layout::CloudTrailKey<'_>,
+    object: &str,
+    out: &mut WorkerOut,
+) {
+    match at.read(doc) {
+        Ok(records) => {
+            for v in &records {
+                out.canary.push(crate::canary::Sighting::of_record(
+                    v,
+                    object,
+                    key.account,
+                    key.region,
+                    key.delivered_at,
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(key = %object, error = %e, "Cannot re-read canary records."),
+    }
+}
+
 /// The trail changes of a parsed file, read whole, kept when dated in the window.
 fn trail_changes(
     shared: &Shared,
@@ -456,19 +518,7 @@ fn trail_changes(
     object: &str,
     out: &mut WorkerOut,
 ) {
-    let whole = if at.indices.is_empty() {
-        at.spans
-            .iter()
-            .map(|(a, b)| {
-                doc.get(*a..*b)
-                    .ok_or_else(|| "a record span outside the document".to_owned())
-                    .and_then(|r| serde_json::from_slice(r).map_err(|e| e.to_string()))
-            })
-            .collect::<Result<Vec<serde_json::Value>, String>>()
-    } else {
-        crate::decode::detail::records_at(doc, &at.indices)
-    };
-    match whole {
+    match at.read(doc) {
         Ok(records) => {
             for v in &records {
                 if let Some(c) = TrailChange::of_record(

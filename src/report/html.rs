@@ -215,6 +215,7 @@ pub fn render(run: &Run) -> Result<String> {
     section_verdict(&mut h, run, verdict);
     section_config(&mut h, run);
     section_coverage(&mut h, run, &changes)?;
+    section_canary(&mut h, run);
     section_gaps(&mut h, &gaps, gaps_total, &changes);
     let (timed, _) = evidence::read_gaps(&run.dir, MAX_ROWS, |g| !g.is_region_wide())?;
     section_changes(&mut h, &changes, changes_total, &timed);
@@ -749,6 +750,52 @@ fn section_gaps(h: &mut String, gaps: &[GapRow], total: u64, changes: &[ChangeRo
         );
     }
     h.push_str("</section>\n");
+}
+
+/// The canary probes (`--canary`), from summary.json.
+fn section_canary(h: &mut String, run: &Run) {
+    let c = &run.doc["canary"];
+    let Some(probes) = c["probes"].as_array() else {
+        return;
+    };
+    let str_of = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    put!(
+        h,
+        "<section id=\"canary\"><h2>Canary probes ({})</h2>\n<p class=\"small\">Calls trailproof made itself (<code>trailproof canary send</code>, marker <code>{}</code>, sent {}): in each region a read (<code>cloudtrail:DescribeTrails</code>) and a write that changes nothing (<code>ec2:DeleteKeyPair</code> with DryRun), and a global-service read (<code>iam:ListAccountAliases</code>) in the global region. A delivered canary proves its region records that class of event even without organic traffic; one not delivered within {} is a gap.</p>\n<div class=\"scroll\"><table><thead><tr><th>Region</th><th>Probe</th><th>Status</th><th>Event</th><th>Request id</th><th>eventTime</th><th>Key time</th><th>LastModified</th><th>Delivery (call to key stamp)</th><th>Found in</th></tr></thead><tbody>\n",
+        probes.len(),
+        esc(&str_of(&c["marker"])),
+        esc(&str_of(&c["sent_at"])),
+        esc(&crate::time::human_duration(
+            c["timeout_s"].as_i64().unwrap_or(0)
+        ))
+    );
+    let time = |v: &serde_json::Value| v.as_i64().map(rfc3339).unwrap_or_else(|| "-".into());
+    for p in probes {
+        let status = str_of(&p["status"]);
+        let class = match status.as_str() {
+            "delivered" => "",
+            "pending" | "not_sent" | "out_of_scope" => " class=\"muted\"",
+            _ => " class=\"rw\"",
+        };
+        put!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td{class}>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&str_of(&p["region"])),
+            esc(&str_of(&p["kind"])),
+            esc(&status),
+            esc(&str_of(&p["event"])),
+            esc(&str_of(&p["request_id"])),
+            time(&p["event_time"]),
+            time(&p["key_time"]),
+            time(&p["last_modified"]),
+            p["delivery_s"]
+                .as_i64()
+                .map(crate::time::human_duration)
+                .unwrap_or_else(|| "-".into()),
+            esc(&str_of(&p["found_in_region"]))
+        );
+    }
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn section_changes(h: &mut String, changes: &[ChangeRow], total: u64, gaps: &[GapRow]) {

@@ -201,6 +201,8 @@ pub struct RunOutcome {
     pub regions_given: bool,
     /// Silent stretches were judged (`--max-silence`).
     pub silence_checked: bool,
+    /// The canary probes judged (`--canary`).
+    pub canary: Option<crate::canary::CanaryReport>,
 }
 
 impl RunOutcome {

@@ -180,7 +180,7 @@ impl Staging {
 }
 
 /// The files an evidence directory holds.
-const EVIDENCE_FILES: [&str; 12] = [
+const EVIDENCE_FILES: [&str; 13] = [
     "coverage.parquet",
     "gaps.parquet",
     "files.parquet",
@@ -189,6 +189,8 @@ const EVIDENCE_FILES: [&str; 12] = [
     "trail_changes.parquet",
     "summary.json",
     "validate.json",
+    // `verify --canary-send-and-wait`: the probes it sent.
+    "canary.json",
     super::evidence::OSCAL,
     super::evidence::OCSF,
     super::evidence::REPORT,

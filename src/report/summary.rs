@@ -138,6 +138,8 @@ pub struct Summary<'a> {
     trail_changes: &'a [crate::coverage::TrailChange],
     trail_changes_total: u64,
     trail_changes_truncated: bool,
+    /// `--canary`: every probe, where it was found and how long its delivery took.
+    canary: Option<&'a crate::canary::CanaryReport>,
     /// The exact command line.
     command_line: Vec<String>,
 }
@@ -177,6 +179,7 @@ impl<'a> Summary<'a> {
             trail_changes: &changes[..changes.len().min(SUMMARY_TRAIL_CHANGES)],
             trail_changes_total: changes_total,
             trail_changes_truncated: changes_total > SUMMARY_TRAIL_CHANGES as u64,
+            canary: outcome.and_then(|o| o.canary.as_ref()),
             command_line: command_line(),
             schema: EVIDENCE_SCHEMA,
             tool: serde_json::json!({"name": "trailproof", "version": env!("CARGO_PKG_VERSION")}),

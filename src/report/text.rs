@@ -86,6 +86,9 @@ pub fn write_evidence(out: &mut dyn Write, o: &RunOutcome, dir: &Path) -> std::i
             m.recipient_accounts.join(", ")
         )?;
     }
+    if let Some(c) = &o.canary {
+        canary(out, c)?;
+    }
     if o.regions.len() > TEXT_REGIONS {
         writeln!(
             out,
@@ -197,6 +200,39 @@ pub(super) fn write_outputs(
             "  {}     sha256 {sha} (keep it: `trailproof verify-evidence {} --manifest-sha256 {sha}`)",
             super::evidence::MANIFEST,
             dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// The canary probes: one line each, with where each was found and its delivery time.
+fn canary(out: &mut dyn Write, c: &crate::canary::CanaryReport) -> std::io::Result<()> {
+    let counts: Vec<String> = c.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
+    writeln!(
+        out,
+        "Canary {} (sent {}, timeout {}): {}",
+        c.marker,
+        c.sent_at,
+        crate::time::human_duration(c.timeout_s),
+        counts.join(", ")
+    )?;
+    writeln!(
+        out,
+        "  {:<15}  {:<6}  {:<15}  {:<18}  {:>8}  FOUND IN",
+        "REGION", "PROBE", "STATUS", "EVENT", "DELIVERY"
+    )?;
+    for p in c.probes.iter().take(TEXT_REGIONS * 3) {
+        writeln!(
+            out,
+            "  {:<15}  {:<6}  {:<15}  {:<18}  {:>8}  {}",
+            p.region,
+            p.kind.as_str(),
+            p.status.as_str(),
+            p.event.rsplit(':').next().unwrap_or(""),
+            p.delivery_s
+                .map(crate::time::human_duration)
+                .unwrap_or_else(|| "-".into()),
+            p.found_in_region.as_deref().unwrap_or("-")
         )?;
     }
     Ok(())

@@ -225,6 +225,26 @@ impl Store {
         listed.map(|_| keys)
     }
 
+    /// When an object was stored (S3 LastModified), epoch seconds; `None` when it cannot be
+    /// had, and for a local copy.
+    pub async fn last_modified(&self, key: &str) -> Option<i64> {
+        match self {
+            Store::S3 { client, bucket } => {
+                let head = client.head_object().bucket(bucket).key(key).send().await;
+                match head {
+                    Ok(h) => h.last_modified().map(|t| t.secs()),
+                    Err(e) => {
+                        let failure = crate::aws::ApiFailure::from_sdk("s3:GetObject", None, &e);
+                        tracing::warn!(key, error = %failure.summary(), "Cannot read an object's LastModified.");
+                        None
+                    }
+                }
+            }
+            // A copy's modification time is when it was copied, not when it was delivered.
+            Store::Local(_) => None,
+        }
+    }
+
     /// Reads one object whole, with its metadata; larger than `max_bytes` is `too_large`.
     pub async fn get(&self, key: &str, max_bytes: u64) -> Result<Object, ReadError> {
         match self {

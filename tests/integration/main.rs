@@ -2,6 +2,7 @@
 //! over HTTP), and the library's AWS paths against `aws-smithy-mocks` where the emulator
 //! cannot express a case.
 
+mod canary;
 mod check_emulator;
 mod check_mocked;
 mod cli;
