@@ -378,7 +378,8 @@ pub enum ProbeStatus {
     Pending,
     /// The call was not answered as expected: nothing is known of it.
     NotSent,
-    /// Its (account, region) is not judged by this run (not expected, or another shard's).
+    /// Not judged by this run: its (account, region) is not expected (or another shard's), or
+    /// it was sent before the deliveries this run read.
     OutOfScope,
 }
 
@@ -472,6 +473,9 @@ pub struct Scope<'a> {
     pub expects: &'a dyn Fn(&str, &str) -> bool,
     pub now: i64,
     pub timeout_s: i64,
+    /// The delivery stamps whose log files this run read, `[from, to]`: a probe sent before
+    /// `from` is not judged, and one whose timeout ends after `to` cannot be missing yet.
+    pub listed: (i64, i64),
 }
 
 /// Judges every probe against what the workers found: the report and the gap rows.
@@ -501,7 +505,7 @@ pub fn judge(
             delivery_s: None,
             stored_after_s: None,
         };
-        if !(scope.expects)(&file.account_id, &p.region) {
+        if !(scope.expects)(&file.account_id, &p.region) || sent < scope.listed.0 {
             probes.push(r);
             continue;
         }
@@ -538,7 +542,10 @@ pub fn judge(
                 (ProbeStatus::RegionMismatch, Some(*s))
             }
             (None, None) if p.outcome == Sent::Failed => (ProbeStatus::NotSent, None),
-            (None, None) if scope.now < deadline => (ProbeStatus::Pending, None),
+            // Not yet due, or due after the last delivery this run read.
+            (None, None) if scope.now < deadline || deadline > scope.listed.1 => {
+                (ProbeStatus::Pending, None)
+            }
             (None, None) => (ProbeStatus::NotDelivered, None),
         };
         if let Some(s) = seen {
@@ -573,7 +580,8 @@ pub fn judge(
                     human_duration(scope.timeout_s)
                 ),
                 ProbeStatus::Pending => format!(
-                    "{what}: not delivered yet; judged at {}, the timeout ends {}",
+                    "{what}: not delivered in the log files read (delivered up to {}); judged at {}, the timeout ends {}",
+                    rfc3339(scope.listed.1.min(scope.now)),
                     rfc3339(scope.now),
                     rfc3339(deadline)
                 ),

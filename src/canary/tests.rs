@@ -53,6 +53,7 @@ fn run(found: Vec<Sighting>, now: i64) -> (CanaryReport, Vec<Gap>) {
         expects: &all,
         now,
         timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 7_200),
     };
     judge(&file(), &s, &scope, &mut |_| None)
 }
@@ -128,6 +129,7 @@ fn a_failed_call_is_not_sent_unless_its_event_is_seen() {
         expects: &all,
         now: SENT + 7_200,
         timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 7_200),
     };
     let (report, gaps) = judge(&f, &s, &scope, &mut |_| Some(SENT + 320));
     assert_eq!(
@@ -157,6 +159,7 @@ fn probes_of_cells_the_run_does_not_judge_are_out_of_scope() {
         expects: &only_eu,
         now: SENT + 7_200,
         timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 7_200),
     };
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("out_of_scope"), Some(&3));
@@ -183,6 +186,7 @@ fn without_a_request_id_the_event_itself_is_matched() {
         expects: &all,
         now: SENT + 7_200,
         timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 7_200),
     };
     let (report, _) = judge(&f, &s, &scope, &mut |_| None);
     assert_eq!(report.probes[0].status, ProbeStatus::Delivered);
@@ -209,4 +213,28 @@ fn the_file_round_trips_and_is_written_whole() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     std::fs::write(&path, b"{\"schema\":\"x\"}").unwrap();
     assert!(CanaryFile::read(&path).is_err());
+}
+
+#[test]
+fn a_probe_outside_the_deliveries_read_is_never_a_gap() {
+    let s = Sightings::default();
+    let all = |_: &str, _: &str| true;
+    // Deliveries read up to 10 minutes after sending: the timeout (30m) ends after them.
+    let scope = Scope {
+        expects: &all,
+        now: SENT + 7_200,
+        timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 600),
+    };
+    let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
+    assert_eq!(report.counts().get("pending"), Some(&5));
+    assert!(gaps.iter().all(|g| g.kind.is_unknown()));
+    // Sent before the first delivery read: not judged at all.
+    let scope = Scope {
+        listed: (SENT + 60, SENT + 9_000),
+        ..scope
+    };
+    let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
+    assert_eq!(report.counts().get("out_of_scope"), Some(&5));
+    assert!(gaps.is_empty());
 }

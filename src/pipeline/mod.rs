@@ -309,6 +309,7 @@ pub async fn run(
                 expects: &expects,
                 now: crate::time::now_secs(),
                 timeout_s: w.timeout_s,
+                listed: opts.window.deliveries(),
             };
             let keys: Vec<String> = sightings.found.iter().map(|s| s.key.clone()).collect();
             let mut times = std::collections::HashMap::new();
