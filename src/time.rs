@@ -299,6 +299,12 @@ pub fn serialize_rfc3339<S: serde::Serializer>(secs: &i64, s: S) -> Result<S::Ok
     s.serialize_str(&rfc3339(*secs))
 }
 
+/// Reads RFC 3339 back into epoch seconds (`#[serde(deserialize_with)]`).
+pub fn deserialize_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    parse_event_time(&s).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a time")))
+}
+
 /// `90061` → `1d 1h 1m 1s`; zero parts are left out.
 pub fn human_duration(secs: i64) -> String {
     if secs <= 0 {

@@ -363,7 +363,7 @@ impl Sightings {
 }
 
 /// What became of one probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeStatus {
     /// In its region's folder, within the timeout.
@@ -410,46 +410,52 @@ impl ProbeStatus {
 }
 
 /// One probe's result: where its event was found and how long each step of delivery took.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub kind: ProbeKind,
     pub region: String,
     /// `source:EventName`, e.g. `ec2.amazonaws.com:DeleteKeyPair`.
     pub event: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub status: ProbeStatus,
-    #[serde(serialize_with = "crate::time::serialize_rfc3339")]
+    #[serde(
+        serialize_with = "crate::time::serialize_rfc3339",
+        deserialize_with = "crate::time::deserialize_rfc3339"
+    )]
     pub sent_at: i64,
     /// The log file that holds it, and its region folder.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_in_region: Option<String>,
     /// eventTime, the key's delivery stamp, and the object's LastModified (epoch seconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<i64>,
     /// Seconds from sending to delivery: the delivery stamp CloudTrail put in the key.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_s: Option<i64>,
     /// Seconds from the key's stamp to the object's LastModified (S3 only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_after_s: Option<i64>,
 }
 
 /// The canary part of a run's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanaryReport {
     pub marker: String,
     pub account_id: String,
     pub sent_at: String,
     pub timeout_s: i64,
     /// When the probes were judged (pending before `sent + timeout`).
-    #[serde(serialize_with = "crate::time::serialize_rfc3339")]
+    #[serde(
+        serialize_with = "crate::time::serialize_rfc3339",
+        deserialize_with = "crate::time::deserialize_rfc3339"
+    )]
     pub judged_at: i64,
     pub probes: Vec<ProbeResult>,
     /// Marked records beyond the kept limit (a flood: should be 0).
@@ -457,6 +463,26 @@ pub struct CanaryReport {
 }
 
 impl CanaryReport {
+    /// The report of shards' runs: each probe as judged by the shard that owns its cell (the
+    /// others have it `out_of_scope`). `None` when the shards judged different canaries.
+    pub fn merge(shards: Vec<CanaryReport>) -> Option<CanaryReport> {
+        let mut it = shards.into_iter();
+        let mut merged = it.next()?;
+        for other in it {
+            if other.marker != merged.marker || other.probes.len() != merged.probes.len() {
+                return None;
+            }
+            merged.judged_at = merged.judged_at.max(other.judged_at);
+            merged.sightings_dropped += other.sightings_dropped;
+            for (m, o) in merged.probes.iter_mut().zip(other.probes) {
+                if m.status == ProbeStatus::OutOfScope {
+                    *m = o;
+                }
+            }
+        }
+        Some(merged)
+    }
+
     /// How many probes have each status.
     pub fn counts(&self) -> BTreeMap<&'static str, usize> {
         let mut m = BTreeMap::new();

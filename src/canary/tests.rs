@@ -238,3 +238,36 @@ fn a_probe_outside_the_deliveries_read_is_never_a_gap() {
     assert_eq!(report.counts().get("out_of_scope"), Some(&5));
     assert!(gaps.is_empty());
 }
+
+#[test]
+fn shards_reports_merge_into_the_report_of_one_run() {
+    let found = vec![
+        seen("r-eu", "eu-west-1", 300),
+        seen("r-us", "us-east-1", 300),
+    ];
+    let run = |owns: &dyn Fn(&str, &str) -> bool| {
+        let s = Sightings {
+            found: found.clone(),
+            dropped: 0,
+        };
+        let scope = Scope {
+            expects: owns,
+            now: SENT + 7_200,
+            timeout_s: 1_800,
+            listed: (SENT - 3_600, SENT + 7_200),
+        };
+        judge(&file(), &s, &scope, &mut |_| None).0
+    };
+    let whole = run(&|_, _| true);
+    let eu = run(&|_, r| r == "eu-west-1");
+    let us = run(&|_, r| r != "eu-west-1");
+    // Through summary.json and back, as `merge` reads them.
+    let back = |r: &CanaryReport| -> CanaryReport {
+        serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap()
+    };
+    let merged = CanaryReport::merge(vec![back(&eu), back(&us)]).unwrap();
+    assert_eq!(merged, whole);
+    let mut other = back(&us);
+    other.marker = "trailproof-canary-ffffffffffffffff".into();
+    assert!(CanaryReport::merge(vec![back(&eu), other]).is_none());
+}

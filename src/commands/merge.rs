@@ -766,9 +766,18 @@ pub async fn run(config: Config) -> Result<Outcome> {
         // `verify` always gives the log phase its regions (the check's).
         regions_given: first.command == "verify" || first.doc["parameters"]["regions"].is_array(),
         silence_checked: first.doc["parameters"]["max_silence_s"].is_number(),
-        // The shards' canary findings are in the merged gaps; their per-probe tables stay in
-        // each shard's summary.json.
-        canary: None,
+        // Each probe as the shard owning its cell judged it (its gap rows are merged above).
+        canary: {
+            let reports: Vec<crate::canary::CanaryReport> = shards
+                .iter()
+                .filter_map(|s| serde_json::from_value(s.run.doc["canary"].clone()).ok())
+                .collect();
+            if reports.len() == shards.len() {
+                crate::canary::CanaryReport::merge(reports)
+            } else {
+                None
+            }
+        },
     };
     // `--check`: the configuration verdict, once for all shards.
     let checked = match &config.check {
