@@ -52,6 +52,16 @@ impl TryFrom<Command> for Invocation {
                 })
             }
             Command::Generate(a) => Invocation::Generate(a.try_into()?),
+            Command::Permissions(a) => {
+                use crate::permissions::Cmd;
+                Invocation::Permissions(match a.command {
+                    PermissionsFor::Check => vec![Cmd::Check],
+                    PermissionsFor::Verify => vec![Cmd::Verify],
+                    PermissionsFor::Scan => vec![Cmd::Scan],
+                    PermissionsFor::Validate => vec![Cmd::Validate],
+                    PermissionsFor::All => Cmd::CLI.to_vec(),
+                })
+            }
         })
     }
 }

@@ -57,6 +57,27 @@ pub enum Command {
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
+    /// Print the least-privilege IAM policy for a command (or all of them), from the one table
+    /// of the actions trailproof calls.
+    Permissions(PermissionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionsArgs {
+    /// The command whose calls the policy allows.
+    #[arg(value_enum, value_name = "COMMAND", default_value = "all")]
+    pub command: PermissionsFor,
+}
+
+/// The commands `trailproof permissions` prints a policy for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PermissionsFor {
+    Check,
+    Verify,
+    Scan,
+    Validate,
+    /// Every command that calls AWS.
+    All,
 }
 
 #[derive(Debug, Clone, Args)]
