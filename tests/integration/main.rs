@@ -7,6 +7,7 @@ mod check_mocked;
 mod cli;
 mod deploy;
 mod digests_mocked;
+mod errors;
 mod evidence_pack;
 mod fault_proxy;
 mod hostile;
