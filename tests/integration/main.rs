@@ -11,6 +11,7 @@ mod errors;
 mod evidence_pack;
 mod fault_proxy;
 mod hostile;
+mod iam_enforced;
 mod incremental;
 mod real_corpus;
 mod scan_local;
