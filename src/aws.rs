@@ -430,8 +430,9 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Whether a dispatch failure is the credential chain's (the SDK resolves credentials before
 /// it sends): the kind and the line to show. The chain's errors are only reachable as text
-/// (their types are private to aws-config), so this reads the texts of the error chain;
-/// `tests` pins them against the SDK's own providers.
+/// (their types are private to aws-config), so this reads the texts of the error chain; the
+/// integration tests (`errors.rs`) pin them by running the binary against the SDK's own
+/// providers (no credentials, an expired SSO token, a profile not defined).
 fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<(FailureKind, String)> {
     let mut texts = Vec::new();
     let mut next = Some(err);
@@ -593,6 +594,53 @@ mod tests {
             "PERMISSION_DENIED(s3:ListBucket): not authorized (on arn:aws:s3:::logs)"
         );
         assert_eq!(f.clone().on("arn:aws:s3:::logs").message, f.message);
+    }
+
+    /// A failed CloudTrail call whose error body the SDK could not parse, as moto answers.
+    fn unparsed(status: u16, body: &'static str) -> ApiFailure {
+        use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsError;
+        use aws_smithy_types::error::ErrorMetadata;
+        let raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        let err = SdkError::service_error(
+            DescribeTrailsError::generic(ErrorMetadata::builder().build()),
+            raw,
+        );
+        ApiFailure::from_sdk("cloudtrail:DescribeTrails", Some("eu-west-1"), &err)
+    }
+
+    #[test]
+    fn an_xml_error_body_the_sdk_cannot_parse_is_read() {
+        let denied = unparsed(
+            403,
+            "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: \
+             arn:aws:iam::123456789012:user/reader is not authorized to perform: \
+             cloudtrail:DescribeTrails because no identity-based policy allows the \
+             cloudtrail:DescribeTrails action</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(denied.kind, FailureKind::AccessDenied);
+        assert_eq!(denied.code.as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            denied.message,
+            "not authorized (because no identity-based policy allows the cloudtrail:DescribeTrails action)"
+        );
+        let rejected = unparsed(
+            403,
+            "<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId\
+             </Code><Message>The security token included in the request is invalid.</Message>\
+             </Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(rejected.kind, FailureKind::InvalidCredentials);
+        assert_eq!(rejected.reason(), "INVALID_CREDENTIALS");
+        assert!(rejected.message.contains("(InvalidClientTokenId)"));
+        let bare = unparsed(403, "");
+        assert_eq!(
+            (bare.kind, bare.code.as_deref(), bare.message.as_str()),
+            (FailureKind::AccessDenied, None, "not authorized (HTTP 403)")
+        );
+        assert_eq!(unparsed(404, "").kind, FailureKind::NotImplemented);
     }
 
     #[test]
