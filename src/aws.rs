@@ -449,7 +449,9 @@ fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<(Failu
     if !credentials {
         return None;
     }
-    if is("SSO") || is("sso_") {
+    // The SSO providers: the token provider's errors name SSO; the legacy profile (its
+    // `sso_start_url` in the profile) reads the token cache, then calls GetRoleCredentials.
+    if is("SSO") || is("/sso/cache/") || is("UnauthorizedException") {
         let p = profile_in_use();
         return Some((
             FailureKind::SsoLoginRequired,

@@ -156,6 +156,29 @@ fn an_expired_sso_token_asks_for_sso_login_with_the_profile() {
 }
 
 #[test]
+fn a_legacy_sso_profile_never_logged_in_asks_for_sso_login() {
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile legacy]\nsso_start_url = https://example.awsapps.com/start\n\
+         sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Reader\n",
+    )
+    .unwrap();
+    let out = bare(home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["check", "--format", "json", "--profile", "legacy"])
+        .output()
+        .unwrap();
+    let message = assert_one_line(&out, "SSO_TOKEN_EXPIRED", 2);
+    assert!(
+        message.contains("aws sso login --profile legacy"),
+        "{message}"
+    );
+}
+
+#[test]
 fn an_unreachable_endpoint_is_one_line() {
     let home = tempfile::tempdir().unwrap();
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
