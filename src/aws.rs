@@ -51,6 +51,9 @@ pub async fn sdk_config(args: &AwsSettings) -> SdkConfig {
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }
+    *PROFILE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = args.profile.clone();
     if let Some(region) = &args.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -164,6 +167,10 @@ pub enum FailureKind {
     AccessDenied,
     /// The credentials were rejected (invalid, expired, or not valid in this region).
     InvalidCredentials,
+    /// No credentials: the default chain found none, or could not load the ones configured.
+    NoCredentials,
+    /// The profile's SSO session has expired or was never started (`aws sso login`).
+    SsoLoginRequired,
     /// The named resource does not exist (or is not visible from here).
     NotFound,
     /// Throttled even after the SDK's retries.
@@ -187,7 +194,11 @@ pub struct ApiFailure {
     /// The service's error code, when it sent one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// One line a person can act on.
     pub message: String,
+    /// What the call was about (a trail ARN, a bucket), when known: named with a denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl ApiFailure {
@@ -203,6 +214,31 @@ impl ApiFailure {
             kind,
             code: None,
             message: message.into(),
+            resource: None,
+        }
+    }
+
+    /// The same failure, about `resource`.
+    pub fn on(mut self, resource: impl Into<String>) -> Self {
+        let resource = resource.into();
+        if self.kind == FailureKind::AccessDenied && !self.message.contains(&resource) {
+            self.message = one_line(&format!("{} (on {resource})", self.message), MESSAGE_MAX);
+        }
+        self.resource = Some(resource);
+        self
+    }
+
+    /// The reason code of this failure as findings spell it: `PERMISSION_DENIED(api)`,
+    /// `INVALID_CREDENTIALS`, `NO_CREDENTIALS`, `SSO_TOKEN_EXPIRED`, `ENDPOINT_UNREACHABLE`,
+    /// else `API_ERROR(api)`.
+    pub fn reason(&self) -> String {
+        match self.kind {
+            FailureKind::AccessDenied => format!("PERMISSION_DENIED({})", self.api),
+            FailureKind::InvalidCredentials => "INVALID_CREDENTIALS".into(),
+            FailureKind::NoCredentials => "NO_CREDENTIALS".into(),
+            FailureKind::SsoLoginRequired => "SSO_TOKEN_EXPIRED".into(),
+            FailureKind::Unreachable => "ENDPOINT_UNREACHABLE".into(),
+            _ => format!("API_ERROR({})", self.api),
         }
     }
 
@@ -215,41 +251,104 @@ impl ApiFailure {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let code = err.code().map(str::to_owned);
+        // An error body the SDK could not parse (an emulator's XML for a JSON protocol, a
+        // wrapper it does not expect) still names the code and message.
+        let (body_code, body_message) = match err.code() {
+            Some(_) => (None, None),
+            None => body_error(err.raw_response()),
+        };
+        let code = err.code().map(str::to_owned).or(body_code);
+        let aws_message = err.message().map(str::to_owned).or(body_message);
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let kind = match err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => FailureKind::Unreachable,
+        let credentials = match err {
+            SdkError::DispatchFailure(_) => credentials_problem(err),
+            _ => None,
+        };
+        let kind = match (err, &credentials) {
+            (_, Some((kind, _))) => *kind,
+            (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => {
+                FailureKind::Unreachable
+            }
             _ => classify_code(code.as_deref()).unwrap_or(match status {
+                Some(401) => FailureKind::InvalidCredentials,
                 Some(403) => FailureKind::AccessDenied,
                 Some(404) | Some(501) => FailureKind::NotImplemented,
                 Some(429) => FailureKind::Throttled,
                 _ => FailureKind::Service,
             }),
         };
-        let message = match (err.message(), err, status) {
-            (Some(m), _, _) => m.to_owned(),
-            (None, SdkError::TimeoutError(_), _) => "timed out".to_owned(),
-            (None, SdkError::ServiceError(_) | SdkError::ResponseError(_), Some(status)) => {
-                match kind {
-                    FailureKind::NotImplemented => {
-                        format!("HTTP {status}: the API is not served at this endpoint")
+        let message = match (credentials, kind) {
+            (Some((_, message)), _) => message,
+            (None, FailureKind::Unreachable) => match err {
+                SdkError::TimeoutError(_) => UNREACHABLE_HINT.replace("{cause}", "timed out"),
+                _ => UNREACHABLE_HINT.replace("{cause}", &root_cause(err)),
+            },
+            (None, FailureKind::InvalidCredentials) => format!(
+                "the credentials were rejected ({}): invalid or expired keys; renew them or set AWS_PROFILE",
+                code.as_deref().unwrap_or("HTTP 401/403")
+            ),
+            (None, FailureKind::AccessDenied) => {
+                // The action and the resource are named by the failure; of the service's
+                // message only why (an explicit deny, no policy allowing it).
+                let why = aws_message.as_deref().and_then(|m| {
+                    ["with an explicit deny", "because "]
+                        .iter()
+                        .find_map(|k| m.find(k).map(|i| m[i..].trim_end_matches('.').to_owned()))
+                });
+                match (why, status) {
+                    (Some(why), _) => format!("not authorized ({why})"),
+                    (None, Some(status)) if aws_message.is_none() => {
+                        format!("not authorized (HTTP {status})")
                     }
-                    _ => format!("HTTP {status} with no error message"),
+                    (None, _) => "not authorized".to_owned(),
                 }
             }
-            (None, _, _) => DisplayErrorContext(err).to_string(),
+            (None, _) => match (aws_message.as_deref(), err, status) {
+                (Some(m), _, _) => m.to_owned(),
+                (None, SdkError::ServiceError(_) | SdkError::ResponseError(_), Some(status)) => {
+                    match kind {
+                        FailureKind::NotImplemented => {
+                            format!("HTTP {status}: the API is not served at this endpoint")
+                        }
+                        _ => format!("HTTP {status} with no error message"),
+                    }
+                }
+                (None, _, _) => root_cause(err),
+            },
         };
+        if matches!(
+            kind,
+            FailureKind::NoCredentials
+                | FailureKind::SsoLoginRequired
+                | FailureKind::Unreachable
+                | FailureKind::InvalidCredentials
+        ) || aws_message.is_none()
+        {
+            // The SDK's whole chain is for `-v`: the finding holds the one line above.
+            tracing::info!(api, error = %DisplayErrorContext(err), "The AWS call failed.");
+        }
         ApiFailure {
             api,
             region: region.map(str::to_owned),
             kind,
             code,
-            message,
+            message: one_line(&message, MESSAGE_MAX),
+            resource: None,
         }
     }
 
-    /// One line for humans: `cloudtrail:DescribeTrails in eu-west-1: AccessDeniedException: …`.
+    /// One line for humans: `cloudtrail:DescribeTrails in eu-west-1: ThrottlingException: …`,
+    /// a denial led by its reason: `PERMISSION_DENIED(cloudtrail:DescribeTrails) in …`.
     pub fn summary(&self) -> String {
+        match self.kind {
+            FailureKind::AccessDenied => self.reason() + &self.detail()[self.api.len()..],
+            _ => self.detail(),
+        }
+    }
+
+    /// [`ApiFailure::summary`] without the reason, for a finding that states it:
+    /// `cloudtrail:DescribeTrails in eu-west-1: AccessDeniedException: …`.
+    pub fn detail(&self) -> String {
         let mut s = self.api.to_owned();
         if let Some(r) = &self.region {
             s.push_str(" in ");
@@ -263,6 +362,134 @@ impl ApiFailure {
         s.push_str(&self.message);
         s
     }
+}
+
+/// The longest message a failure keeps (findings stay one line under 200 characters); the
+/// SDK's whole error chain is logged under `-v`.
+pub const MESSAGE_MAX: usize = 160;
+
+const NO_CREDENTIALS_HINT: &str = "set AWS_PROFILE or run aws configure / aws sso login";
+const UNREACHABLE_HINT: &str =
+    "cannot reach the AWS endpoint ({cause}): check --endpoint-url, --region, the network or proxy";
+
+/// The profile the credentials come from (`--profile`, `AWS_PROFILE`), as [`sdk_config`]
+/// last saw it: named in the `aws sso login` a failure asks for.
+static PROFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn profile_in_use() -> String {
+    PROFILE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".into())
+}
+
+/// `s` on one line, at most `max` characters (cut with `…`).
+pub fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// `<Code>` and `<Message>` of an XML error body.
+fn body_error(raw: Option<&HttpResponse>) -> (Option<String>, Option<String>) {
+    let Some(bytes) = raw.and_then(|r| r.body().bytes()) else {
+        return (None, None);
+    };
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    if !text.trim_start().starts_with('<') {
+        return (None, None);
+    }
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = start + text[start..].find(&format!("</{name}>"))?;
+        Some(text[start..end].trim().to_owned()).filter(|s| !s.is_empty())
+    };
+    (tag("Code"), tag("Message"))
+}
+
+/// The innermost error of a chain (`Connection refused (os error 111)`), or the error itself.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let text = last.to_string();
+    if text.is_empty() {
+        err.to_string()
+    } else {
+        text
+    }
+}
+
+/// Whether a dispatch failure is the credential chain's (the SDK resolves credentials before
+/// it sends): the kind and the line to show. The chain's errors are only reachable as text
+/// (their types are private to aws-config), so this reads the texts of the error chain; the
+/// integration tests (`errors.rs`) pin them by running the binary against the SDK's own
+/// providers (no credentials, an expired SSO token, a profile not defined).
+fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<(FailureKind, String)> {
+    let mut texts = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        texts.push(e.to_string());
+        next = e.source();
+    }
+    let is = |needle: &str| texts.iter().any(|t| t.contains(needle));
+    let credentials = is("the credential provider was not enabled")
+        || is("while loading credentials")
+        || is("credentials provider was not properly configured")
+        || is("credentials provider timed out")
+        || is("unexpected credentials error");
+    if !credentials {
+        return None;
+    }
+    // The SSO providers: the token provider's errors name SSO; the legacy profile (its
+    // `sso_start_url` in the profile) reads the token cache, then calls GetRoleCredentials.
+    if is("SSO") || is("/sso/cache/") || is("UnauthorizedException") {
+        let p = profile_in_use();
+        return Some((
+            FailureKind::SsoLoginRequired,
+            format!(
+                "the SSO session of profile {p} has expired or was never started: run aws sso login --profile {p}"
+            ),
+        ));
+    }
+    let named = PROFILE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    // A profile was named and the chain found nothing (the profile gave no credentials).
+    let found_nothing = is("the credential provider was not enabled") || is("IMDS");
+    if let Some(p) = named
+        .filter(|_| found_nothing)
+        .or_else(|| is("was not defined").then(profile_in_use))
+    {
+        return Some((
+            FailureKind::NoCredentials,
+            format!(
+                "profile {p} is not defined (or holds no credentials) in the AWS config files: {NO_CREDENTIALS_HINT}"
+            ),
+        ));
+    }
+    if found_nothing {
+        return Some((
+            FailureKind::NoCredentials,
+            format!(
+                "no AWS credentials found (tried env vars, profile files, SSO, web identity, ECS, IMDS): {NO_CREDENTIALS_HINT}"
+            ),
+        ));
+    }
+    let cause = one_line(texts.last().map(String::as_str).unwrap_or_default(), 70);
+    Some((
+        FailureKind::NoCredentials,
+        format!("cannot load AWS credentials ({cause}): {NO_CREDENTIALS_HINT}"),
+    ))
 }
 
 /// Maps AWS error codes to a [`FailureKind`]; `None` for codes with no special meaning.
@@ -344,7 +571,85 @@ mod tests {
         f.code = Some("AccessDeniedException".into());
         assert_eq!(
             f.summary(),
-            "cloudtrail:DescribeTrails in eu-west-1: AccessDeniedException: no"
+            "PERMISSION_DENIED(cloudtrail:DescribeTrails) in eu-west-1: AccessDeniedException: no"
         );
+        f.kind = FailureKind::Throttled;
+        f.code = Some("ThrottlingException".into());
+        assert_eq!(
+            f.summary(),
+            "cloudtrail:DescribeTrails in eu-west-1: ThrottlingException: no"
+        );
+    }
+
+    #[test]
+    fn a_denial_names_its_resource_once() {
+        let f = ApiFailure::new(
+            "s3:ListBucket",
+            None,
+            FailureKind::AccessDenied,
+            "not authorized",
+        )
+        .on("arn:aws:s3:::logs");
+        assert_eq!(f.resource.as_deref(), Some("arn:aws:s3:::logs"));
+        assert_eq!(
+            f.summary(),
+            "PERMISSION_DENIED(s3:ListBucket): not authorized (on arn:aws:s3:::logs)"
+        );
+        assert_eq!(f.clone().on("arn:aws:s3:::logs").message, f.message);
+    }
+
+    /// A failed CloudTrail call whose error body the SDK could not parse, as moto answers.
+    fn unparsed(status: u16, body: &'static str) -> ApiFailure {
+        use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsError;
+        use aws_smithy_types::error::ErrorMetadata;
+        let raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        let err = SdkError::service_error(
+            DescribeTrailsError::generic(ErrorMetadata::builder().build()),
+            raw,
+        );
+        ApiFailure::from_sdk("cloudtrail:DescribeTrails", Some("eu-west-1"), &err)
+    }
+
+    #[test]
+    fn an_xml_error_body_the_sdk_cannot_parse_is_read() {
+        let denied = unparsed(
+            403,
+            "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: \
+             arn:aws:iam::123456789012:user/reader is not authorized to perform: \
+             cloudtrail:DescribeTrails because no identity-based policy allows the \
+             cloudtrail:DescribeTrails action</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(denied.kind, FailureKind::AccessDenied);
+        assert_eq!(denied.code.as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            denied.message,
+            "not authorized (because no identity-based policy allows the cloudtrail:DescribeTrails action)"
+        );
+        let rejected = unparsed(
+            403,
+            "<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId\
+             </Code><Message>The security token included in the request is invalid.</Message>\
+             </Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(rejected.kind, FailureKind::InvalidCredentials);
+        assert_eq!(rejected.reason(), "INVALID_CREDENTIALS");
+        assert!(rejected.message.contains("(InvalidClientTokenId)"));
+        let bare = unparsed(403, "");
+        assert_eq!(
+            (bare.kind, bare.code.as_deref(), bare.message.as_str()),
+            (FailureKind::AccessDenied, None, "not authorized (HTTP 403)")
+        );
+        assert_eq!(unparsed(404, "").kind, FailureKind::NotImplemented);
+    }
+
+    #[test]
+    fn one_line_flattens_and_cuts() {
+        assert_eq!(one_line("a\n  b\tc", 10), "a b c");
+        let long = one_line(&"x".repeat(300), MESSAGE_MAX);
+        assert_eq!(long.chars().count(), MESSAGE_MAX);
+        assert!(long.ends_with('…'));
     }
 }

@@ -3,7 +3,7 @@
 //! The binary parses a [`cli::Cli`], validates it into a [`commands::Invocation`] and runs
 //! it. The layers, top to bottom (each imports only those below it; see README, "Code map"):
 //! [`cli`] → [`commands`] → [`state`] → [`pipeline`] → [`report`] → [`integrity`] → [`coverage`] →
-//! [`decode`] → [`source`] → [`check`], [`regions`], [`shard`], [`aws`], [`time`], [`error`];
+//! [`decode`] → [`source`] → [`check`], [`regions`], [`shard`], [`permissions`], [`aws`], [`time`], [`error`];
 //! [`generate`] is the development tool beside them.
 
 pub mod aws;
@@ -16,6 +16,7 @@ pub mod decode;
 pub mod error;
 pub mod generate;
 pub mod integrity;
+pub mod permissions;
 pub mod pipeline;
 pub mod regions;
 pub mod report;

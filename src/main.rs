@@ -17,8 +17,19 @@ fn main() -> ExitCode {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("trailproof={default_level},warn")));
+    // Without -v the SDK's credential and region chains stay quiet: a chain that finds
+    // nothing (no IMDS off EC2) or fails (an expired SSO session) is the run's one finding,
+    // NO_CREDENTIALS or SSO_TOKEN_EXPIRED, not warnings carrying the SDK's error chain.
+    let quiet_chains = match cli.verbose {
+        0 => concat!(
+            ",aws_config::imds=off,aws_config::meta::credentials=off",
+            ",aws_config::meta::region=off,aws_config::profile::credentials=off"
+        ),
+        _ => "",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("trailproof={default_level},warn{quiet_chains}"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

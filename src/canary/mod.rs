@@ -206,21 +206,34 @@ pub fn new_marker() -> String {
 }
 
 /// The window a run with these canaries judges: one that ends at the current hour (no
-/// `--until`) is extended to the end of the hour the last probe was sent in; a probe sent
-/// outside an explicit window is refused (the run could not find it).
+/// `--until`) is extended to the end of the hour the last probe's event is dated in, and its
+/// delivery grace to the last probe's timeout; a probe sent outside an explicit window is
+/// refused (the run could not find it).
 pub fn window_for(
     file: &CanaryFile,
     window: crate::time::Window,
     until_given: bool,
+    timeout_s: i64,
 ) -> std::result::Result<crate::time::Window, String> {
     let (first, last) = file.sent_span();
     let Some((since, until)) = window.bounds() else {
         return Ok(window);
     };
+    // The events are dated a little after the calls (and clocks differ): the hour that holds
+    // the last call plus that allowance, so the canaries are counted in the window.
+    let latest = last + crate::coverage::aggregate::FUTURE_ALLOWANCE_S;
     let end = if until_given {
         until
     } else {
-        until.max(last - last.rem_euclid(HOUR) + HOUR)
+        until.max(latest - latest.rem_euclid(HOUR) + HOUR)
+    };
+    // Files delivered until every timeout has passed are read.
+    let grace = if until_given {
+        window.delivery_grace_s
+    } else {
+        window
+            .delivery_grace_s
+            .max(last + timeout_s + SETTLE_S - end)
     };
     if first < since || last >= end {
         return Err(format!(
@@ -231,11 +244,7 @@ pub fn window_for(
             rfc3339(end)
         ));
     }
-    Ok(crate::time::Window::new(
-        since,
-        end,
-        window.delivery_grace_s,
-    ))
+    Ok(crate::time::Window::new(since, end, grace))
 }
 
 /// A run's canary settings (`--canary FILE`, `--canary-timeout`).
@@ -502,7 +511,15 @@ pub struct Scope<'a> {
     /// The delivery stamps whose log files this run read, `[from, to]`: a probe sent before
     /// `from` is not judged, and one whose timeout ends after `to` cannot be missing yet.
     pub listed: (i64, i64),
+    /// Findings that left log files unread (unreadable objects, failed listings): a probe not
+    /// found where they may lie is unknown, not missing.
+    pub unread: &'a [Gap],
 }
+
+/// How long after a listing began a file delivered before it may still be missing from it (S3
+/// stores an object a little after the stamp in its key): deliveries later than the listing's
+/// start less this are not taken as read.
+pub const SETTLE_S: i64 = 120;
 
 /// Judges every probe against what the workers found: the report and the gap rows.
 /// `last_modified` gives an object's LastModified (S3) or modification time (a local copy).
@@ -568,8 +585,13 @@ pub fn judge(
                 (ProbeStatus::RegionMismatch, Some(*s))
             }
             (None, None) if p.outcome == Sent::Failed => (ProbeStatus::NotSent, None),
-            // Not yet due, or due after the last delivery this run read.
-            (None, None) if scope.now < deadline || deadline > scope.listed.1 => {
+            // Not yet due, due after the last delivery this run read, or possibly in a log
+            // file that could not be read.
+            (None, None)
+                if scope.now < deadline
+                    || deadline > scope.listed.1
+                    || unread(file, sent, deadline, sightings, scope) =>
+            {
                 (ProbeStatus::Pending, None)
             }
             (None, None) => (ProbeStatus::NotDelivered, None),
@@ -605,10 +627,12 @@ pub fn judge(
                     "{what}: not delivered within {}",
                     human_duration(scope.timeout_s)
                 ),
+                ProbeStatus::Pending if unread(file, sent, deadline, sightings, scope) => format!(
+                    "{what}: not found, but log files that may hold it could not be read: unknown"
+                ),
                 ProbeStatus::Pending => format!(
-                    "{what}: not delivered in the log files read (delivered up to {}); judged at {}, the timeout ends {}",
+                    "{what}: not found in the log files delivered up to {}; the timeout ends {}",
                     rfc3339(scope.listed.1.min(scope.now)),
-                    rfc3339(scope.now),
                     rfc3339(deadline)
                 ),
                 _ => format!(
@@ -637,6 +661,24 @@ pub fn judge(
         sightings_dropped: sightings.dropped,
     };
     (report, gaps)
+}
+
+/// Whether log files that may hold a probe sent at `sent` went unread: an unreadable object
+/// or failed listing of the account over its delivery span, or canary records not kept.
+fn unread(
+    file: &CanaryFile,
+    sent: i64,
+    deadline: i64,
+    sightings: &Sightings,
+    scope: &Scope<'_>,
+) -> bool {
+    sightings.dropped > 0
+        || scope.unread.iter().any(|g| {
+            g.account_id == file.account_id
+                && g.kind.is_unknown()
+                && g.end > sent
+                && g.start <= deadline
+        })
 }
 
 /// Whether a sighting is this probe's event: the same request id when the probe has one

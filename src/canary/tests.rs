@@ -54,6 +54,7 @@ fn run(found: Vec<Sighting>, now: i64) -> (CanaryReport, Vec<Gap>) {
         now,
         timeout_s: 1_800,
         listed: (SENT - 3_600, SENT + 7_200),
+        unread: &[],
     };
     judge(&file(), &s, &scope, &mut |_| None)
 }
@@ -130,6 +131,7 @@ fn a_failed_call_is_not_sent_unless_its_event_is_seen() {
         now: SENT + 7_200,
         timeout_s: 1_800,
         listed: (SENT - 3_600, SENT + 7_200),
+        unread: &[],
     };
     let (report, gaps) = judge(&f, &s, &scope, &mut |_| Some(SENT + 320));
     assert_eq!(
@@ -160,6 +162,7 @@ fn probes_of_cells_the_run_does_not_judge_are_out_of_scope() {
         now: SENT + 7_200,
         timeout_s: 1_800,
         listed: (SENT - 3_600, SENT + 7_200),
+        unread: &[],
     };
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("out_of_scope"), Some(&3));
@@ -187,6 +190,7 @@ fn without_a_request_id_the_event_itself_is_matched() {
         now: SENT + 7_200,
         timeout_s: 1_800,
         listed: (SENT - 3_600, SENT + 7_200),
+        unread: &[],
     };
     let (report, _) = judge(&f, &s, &scope, &mut |_| None);
     assert_eq!(report.probes[0].status, ProbeStatus::Delivered);
@@ -225,6 +229,7 @@ fn a_probe_outside_the_deliveries_read_is_never_a_gap() {
         now: SENT + 7_200,
         timeout_s: 1_800,
         listed: (SENT - 3_600, SENT + 600),
+        unread: &[],
     };
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("pending"), Some(&5));
@@ -255,6 +260,7 @@ fn shards_reports_merge_into_the_report_of_one_run() {
             now: SENT + 7_200,
             timeout_s: 1_800,
             listed: (SENT - 3_600, SENT + 7_200),
+            unread: &[],
         };
         judge(&file(), &s, &scope, &mut |_| None).0
     };
@@ -270,4 +276,46 @@ fn shards_reports_merge_into_the_report_of_one_run() {
     let mut other = back(&us);
     other.marker = "trailproof-canary-ffffffffffffffff".into();
     assert!(CanaryReport::merge(vec![back(&eu), other]).is_none());
+}
+
+#[test]
+fn a_probe_that_may_lie_in_an_unreadable_file_is_unknown_not_missing() {
+    let s = Sightings::default();
+    let all = |_: &str, _: &str| true;
+    let unreadable = [Gap::new(
+        "111122223333",
+        "eu-west-1",
+        GapKind::ObjectUnreadable,
+        (SENT - 3_000, SENT + 600),
+        "AWSLogs/…: truncated gzip",
+    )];
+    let scope = Scope {
+        expects: &all,
+        now: SENT + 7_200,
+        timeout_s: 1_800,
+        listed: (SENT - 3_600, SENT + 7_200),
+        unread: &unreadable,
+    };
+    let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
+    assert_eq!(report.counts().get("pending"), Some(&5));
+    assert!(gaps.iter().all(|g| g.kind == GapKind::CanaryPending));
+    assert!(
+        gaps[0].detail.contains("could not be read"),
+        "{}",
+        gaps[0].detail
+    );
+    // Another account's unreadable file says nothing of these.
+    let other = [Gap::new(
+        "999999999999",
+        "eu-west-1",
+        GapKind::ObjectUnreadable,
+        (SENT - 3_000, SENT + 600),
+        "x",
+    )];
+    let scope = Scope {
+        unread: &other,
+        ..scope
+    };
+    let (report, _) = judge(&file(), &s, &scope, &mut |_| None);
+    assert_eq!(report.counts().get("not_delivered"), Some(&5));
 }

@@ -213,7 +213,7 @@ async fn trail_status(
         .name(arn)
         .send()
         .await
-        .map_err(|e| ApiFailure::from_sdk("cloudtrail:GetTrailStatus", Some(region), &e))?;
+        .map_err(|e| ApiFailure::from_sdk("cloudtrail:GetTrailStatus", Some(region), &e).on(arn))?;
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
     Ok(TrailStatus {
         is_logging: out.is_logging().unwrap_or(false),
@@ -234,7 +234,9 @@ async fn event_selectors(
         .trail_name(arn)
         .send()
         .await
-        .map_err(|e| ApiFailure::from_sdk("cloudtrail:GetEventSelectors", Some(region), &e))?;
+        .map_err(|e| {
+            ApiFailure::from_sdk("cloudtrail:GetEventSelectors", Some(region), &e).on(arn)
+        })?;
     Ok(convert_selectors(
         out.event_selectors(),
         out.advanced_event_selectors(),

@@ -94,6 +94,12 @@ pub enum Code {
     PermissionDenied,
     ApiError,
     InvalidCredentials,
+    /// No credentials were found (or the configured ones could not be loaded).
+    NoCredentials,
+    /// The profile's SSO session has expired: `aws sso login --profile NAME`.
+    SsoTokenExpired,
+    /// The endpoint (or the region's) did not answer.
+    EndpointUnreachable,
     NoRegionsInScope,
     /// Informational: single-region trails cover every region (but CIS needs one multi-region trail).
     RegionalCoverageComplete,
@@ -124,6 +130,9 @@ impl Code {
             Code::PermissionDenied => "PERMISSION_DENIED",
             Code::ApiError => "API_ERROR",
             Code::InvalidCredentials => "INVALID_CREDENTIALS",
+            Code::NoCredentials => "NO_CREDENTIALS",
+            Code::SsoTokenExpired => "SSO_TOKEN_EXPIRED",
+            Code::EndpointUnreachable => "ENDPOINT_UNREACHABLE",
             Code::NoRegionsInScope => "NO_REGIONS_IN_SCOPE",
             Code::RegionalCoverageComplete => "REGIONAL_COVERAGE_COMPLETE",
             Code::EffectiveCoverageComplete => "EFFECTIVE_COVERAGE_COMPLETE",
@@ -426,16 +435,23 @@ pub fn evaluate(facts: &Facts, opts: &CheckOptions) -> Evaluation {
     let identity = match &facts.identity {
         Ok(id) => id,
         Err(f) => {
-            let (code, arg) = match f.kind {
-                FailureKind::InvalidCredentials => (Code::InvalidCredentials, None),
-                _ => (Code::ApiError, Some(f.api.to_owned())),
+            let actionable = |code| (code, None, f.message.clone());
+            let (code, arg, message) = match f.kind {
+                FailureKind::InvalidCredentials => actionable(Code::InvalidCredentials),
+                FailureKind::NoCredentials => actionable(Code::NoCredentials),
+                FailureKind::SsoLoginRequired => actionable(Code::SsoTokenExpired),
+                FailureKind::Unreachable => actionable(Code::EndpointUnreachable),
+                FailureKind::AccessDenied => {
+                    (Code::PermissionDenied, Some(f.api.to_owned()), f.detail())
+                }
+                _ => (
+                    Code::ApiError,
+                    Some(f.api.to_owned()),
+                    format!("Cannot establish the caller's identity: {}", f.summary()),
+                ),
             };
-            eval.findings.push(Finding::new(
-                code,
-                arg,
-                Severity::Error,
-                format!("Cannot establish the caller's identity: {}", f.summary()),
-            ));
+            eval.findings
+                .push(Finding::new(code, arg, Severity::Error, message));
             return finish(eval);
         }
     };
@@ -469,12 +485,15 @@ pub fn evaluate(facts: &Facts, opts: &CheckOptions) -> Evaluation {
             }
             _ => (Code::RegionUnreachable, None),
         };
-        let first = unreachable[0].1.summary();
+        let first = unreachable[0].1.detail();
         eval.findings.push(Finding::new(
             code,
             arg,
             Severity::Error,
-            format!("DescribeTrails failed in every region in scope ({} regions); nothing can be evaluated. First error: {first}", unreachable.len()),
+            format!(
+                "DescribeTrails failed in all {} regions in scope, nothing to evaluate: {first}",
+                unreachable.len()
+            ),
         ));
         return finish(eval);
     }
@@ -792,7 +811,13 @@ fn decide_inconclusive(
                 Code::PermissionDenied,
                 Some(failure.api.to_owned()),
                 Severity::Inconclusive,
-                format!("Trail {}: {}", a.name, failure.summary()),
+                // The reason names the action; the line, where and on what.
+                format!(
+                    "Trail {} ({}): {}",
+                    a.name,
+                    failure.region.as_deref().unwrap_or(&a.home_region),
+                    failure.message
+                ),
             )
         } else {
             Finding::new(

@@ -72,6 +72,17 @@ impl TryFrom<Command> for Invocation {
                     aws: a.aws.try_into()?,
                 })
             }
+            Command::Permissions(a) => {
+                use crate::permissions::Cmd;
+                Invocation::Permissions(match a.command {
+                    PermissionsFor::Check => vec![Cmd::Check],
+                    PermissionsFor::Verify => vec![Cmd::Verify],
+                    PermissionsFor::Scan => vec![Cmd::Scan],
+                    PermissionsFor::Validate => vec![Cmd::Validate],
+                    PermissionsFor::Canary => vec![Cmd::Canary],
+                    PermissionsFor::All => Cmd::CLI.to_vec(),
+                })
+            }
         })
     }
 }
@@ -276,7 +287,7 @@ impl CanaryWatchArgs {
             return Ok((None, window));
         };
         let file = crate::canary::CanaryFile::read(path)?;
-        let window = crate::canary::window_for(&file, window, until_given)
+        let window = crate::canary::window_for(&file, window, until_given, timeout_s)
             .map_err(|m| Error::usage(format!("--canary {}: {m}", path.display())))?;
         Ok((
             Some(std::sync::Arc::new(crate::canary::Watch::new(

@@ -60,6 +60,29 @@ pub enum Command {
     /// Development tool: write a deterministic, realistic CloudTrail bucket (with injected
     /// faults) to a directory or an S3 bucket, and print its ground truth.
     Generate(GenerateArgs),
+    /// Print the least-privilege IAM policy for a command (or all of them), from the one table
+    /// of the actions trailproof calls.
+    Permissions(PermissionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionsArgs {
+    /// The command whose calls the policy allows.
+    #[arg(value_enum, value_name = "COMMAND", default_value = "all")]
+    pub command: PermissionsFor,
+}
+
+/// The commands `trailproof permissions` prints a policy for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PermissionsFor {
+    Check,
+    Verify,
+    Scan,
+    Validate,
+    /// `canary send`: its dry-run write and global read (not in `all`).
+    Canary,
+    /// Every read-only command: check, verify, scan and validate.
+    All,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -110,8 +133,14 @@ pub struct CanarySendArgs {
 pub struct CanaryWatchArgs {
     /// Look for the probes of this canary file (`trailproof canary send`) in the delivered
     /// logs: each is delivered, late, in another region's log files, not delivered (a
-    /// `canary` gap) or, before the timeout, pending (unknown).
-    #[arg(long, value_name = "FILE", help_heading = "Canary")]
+    /// `canary` gap) or, before the timeout, pending (unknown). Not with `--state` (the state
+    /// plans the window; the canaries' hour may not be in it).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "state",
+        help_heading = "Canary"
+    )]
     pub canary: Option<PathBuf>,
 
     /// A canary not delivered this long after it was sent is `not_delivered`; delivered later,
@@ -508,7 +537,7 @@ pub struct VerifyArgs {
     /// Send canaries first (as `trailproof canary send`, into the evidence directory's
     /// canary.json), wait with a progress line until every probe is delivered or
     /// `--canary-timeout` has passed, then verify with them.
-    #[arg(long, conflicts_with_all = ["canary", "shard", "shards", "state"], help_heading = "Canary")]
+    #[arg(long, conflicts_with_all = ["canary", "shard", "shards", "state", "until"], help_heading = "Canary")]
     pub canary_send_and_wait: bool,
 
     /// While waiting, look for the canaries this often.

@@ -34,6 +34,8 @@ pub enum Invocation {
     VerifyEvidence(report::VerifyConfig),
     Generate(generate::Config),
     Canary(canary::Config),
+    /// The least-privilege policy for these commands.
+    Permissions(Vec<crate::permissions::Cmd>),
 }
 
 /// What a command concluded, for the exit code: 0 proven/pass, 1 findings, 2 error.
@@ -114,7 +116,17 @@ async fn dispatch(invocation: Invocation) -> Result<Outcome> {
         Invocation::VerifyEvidence(c) => report::verify(c),
         Invocation::Generate(c) => generate::run(c).await,
         Invocation::Canary(c) => canary::run(c).await,
+        Invocation::Permissions(c) => permissions(&c),
     }
+}
+
+/// `trailproof permissions`: prints the policy on stdout.
+fn permissions(commands: &[crate::permissions::Cmd]) -> Result<Outcome> {
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(crate::permissions::policy_text(commands).as_bytes())
+        .map_err(|e| Error::with_source(ErrorKind::Output, "cannot write the policy", e))?;
+    Ok(Outcome { exit_code: 0 })
 }
 
 /// The clients a log-phase command needs for `source`: S3 (in the bucket's own region) and

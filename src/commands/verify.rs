@@ -123,8 +123,9 @@ pub async fn run(config: Config) -> Result<Outcome> {
                     staging.path(),
                 )
                 .await?;
-                pipeline.window = crate::canary::window_for(&file, pipeline.window, false)
-                    .map_err(|m| Error::usage(format!("--canary-send-and-wait: {m}")))?;
+                pipeline.window =
+                    crate::canary::window_for(&file, pipeline.window, false, wait.timeout_s)
+                        .map_err(|m| Error::usage(format!("--canary-send-and-wait: {m}")))?;
                 parameters["canary_marker"] = file.marker.clone().into();
                 pipeline.canary = Some(std::sync::Arc::new(crate::canary::Watch::new(
                     file,
@@ -251,7 +252,9 @@ async fn send_and_wait(
         .filter(|p| p.outcome == crate::canary::Sent::Answered)
         .count();
     let (first, last) = file.sent_span();
-    let deadline = last + wait.timeout_s;
+    // Past every timeout, and long enough after it that a listing then has seen what was
+    // delivered before it: the verification that follows judges every probe.
+    let deadline = last + wait.timeout_s + crate::canary::SETTLE_S + 1;
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
     } else {
@@ -274,14 +277,19 @@ async fn send_and_wait(
             .poll
             .min(std::time::Duration::from_secs((deadline - now) as u64));
         tokio::time::sleep(nap).await;
-        seen = look(&file, src, s3, pipeline, wait.timeout_s).await?;
+        match look(&file, src, s3, pipeline, wait.timeout_s).await {
+            Ok(n) => seen = n,
+            // The canaries are sent: a failed look is retried, the verification still runs.
+            Err(e) => tracing::warn!(error = %e, "Cannot look for the canaries; trying again."),
+        }
         tracing::info!(marker = %file.marker, seen, answered, "Looked for the canaries.");
     }
     bar.finish_and_clear();
     Ok(file)
 }
 
-/// How many probes the delivered logs hold so far (anywhere: a misplaced one is found too).
+/// How many answered probes the delivered logs hold so far (anywhere: a misplaced one is
+/// found too).
 async fn look(
     file: &crate::canary::CanaryFile,
     src: &Source,
@@ -296,12 +304,14 @@ async fn look(
     let _guard = super::AreaGuard(Some(area.clone()));
     let mut scope = pipeline.scope.clone();
     scope.accounts = Some(vec![file.account_id.clone()]);
+    let hours = crate::time::Window::new(
+        first - first.rem_euclid(HOUR),
+        last - last.rem_euclid(HOUR) + HOUR,
+        pipeline.window.delivery_grace_s,
+    );
+    let window = crate::canary::window_for(file, hours, false, timeout_s).map_err(Error::usage)?;
     let opts = Options {
-        window: crate::time::Window::new(
-            first - first.rem_euclid(HOUR),
-            last - last.rem_euclid(HOUR) + HOUR,
-            pipeline.window.delivery_grace_s,
-        ),
+        window,
         scope,
         global_region: pipeline.global_region.clone(),
         out_dir: area.join("look"),
@@ -319,9 +329,16 @@ async fn look(
         ..Options::default()
     };
     let outcome = crate::pipeline::run(src, Some(s3.clone()), opts).await?;
+    // The report lists the probes in the file's order.
     Ok(outcome
         .canary
-        .map(|c| c.probes.iter().filter(|p| p.key.is_some()).count())
+        .map(|c| {
+            c.probes
+                .iter()
+                .zip(&file.probes)
+                .filter(|(r, p)| r.key.is_some() && p.outcome == crate::canary::Sent::Answered)
+                .count()
+        })
         .unwrap_or(0))
 }
 

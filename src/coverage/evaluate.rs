@@ -344,8 +344,18 @@ fn events_after_delivery(c: &Cell<'_>) -> Vec<Gap> {
     )]
 }
 
-/// Findings already made for one cell: how many, and the spans whose evidence is unknown.
-type Found = (usize, Vec<(i64, i64)>);
+/// Findings already made for one cell.
+#[derive(Default)]
+struct Found {
+    /// Definite findings (gaps).
+    definite: usize,
+    /// Findings that leave something unknown.
+    unknown: usize,
+    /// The spans whose log evidence is unknown (unreadable objects, failed listings, digests):
+    /// absence there proves nothing. A canary's unknown (`pending`, `not_sent`) leaves the
+    /// probe unknown, not the logs, so it adds no span: the absence rules still judge.
+    spans: Vec<(i64, i64)>,
+}
 
 /// Evaluates the aggregate: gap rows (sorted) and per-(account, region) results.
 /// `failures` are per-object or per-prefix failures already turned into gap rows.
@@ -360,12 +370,17 @@ pub fn evaluate(
         let e = found
             .entry((g.account_id.as_str(), g.region.as_str()))
             .or_default();
-        e.0 += 1;
-        if g.kind.is_unknown() {
-            e.1.push((g.start.max(exp.window.0), g.end.min(exp.window.1)));
+        if !g.kind.is_unknown() {
+            e.definite += 1;
+        } else {
+            e.unknown += 1;
+            if g.category != super::gaps::Category::Canary {
+                e.spans
+                    .push((g.start.max(exp.window.0), g.end.min(exp.window.1)));
+            }
         }
     }
-    let no_spans = Vec::new();
+    let none = Found::default();
     let mut mine_all = Vec::new();
     let mut results = Vec::new();
     let empty = Hours::new();
@@ -380,10 +395,9 @@ pub fn evaluate(
             for c in hours.values() {
                 totals.merge(c);
             }
-            let (earlier, unknown_spans) = found
+            let earlier = found
                 .get(&(account.as_str(), region.as_str()))
-                .map(|(n, spans)| (*n, spans))
-                .unwrap_or((0, &no_spans));
+                .unwrap_or(&none);
             let cell = Cell {
                 account,
                 region,
@@ -391,7 +405,7 @@ pub fn evaluate(
                 totals: &totals,
                 exp,
                 agg,
-                unknown: unknown_spans,
+                unknown: &earlier.spans,
             };
             let mine: Vec<Gap> = RULES.iter().flat_map(|rule| rule(&cell)).collect();
             let silent_since = cell
@@ -399,10 +413,10 @@ pub fn evaluate(
                 .into_iter()
                 .find(|(s, e)| *s < exp.next_start && *e >= exp.next_start)
                 .map(|(s, _)| s);
-            let unknown = cell.any_unknown();
-            let count = mine.len() + earlier;
+            let unknown = cell.any_unknown() || earlier.unknown > 0;
+            let count = mine.len() + earlier.definite + earlier.unknown;
             // A definite gap stays a gap beside something unknown; unknown alone is unknown.
-            let definite = !mine.is_empty() || earlier > unknown_spans.len();
+            let definite = !mine.is_empty() || earlier.definite > 0;
             let status = if definite {
                 RegionStatus::Gap
             } else if unknown {

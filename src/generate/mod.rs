@@ -316,7 +316,16 @@ pub fn generate(
                     .find(|r| *r != from)
                     .is_some_and(|r| r == region);
                 if misplaced_here {
-                    let faults: Vec<&Fault> = vec![f];
+                    // The source region's faults (and `no-global`) still apply.
+                    let faults: Vec<&Fault> = cfg
+                        .faults
+                        .iter()
+                        .filter(|x| {
+                            *x == f
+                                || fault_region(x) == Some(from.as_str())
+                                || **x == Fault::NoGlobal
+                        })
+                        .collect();
                     for (slot, event, kind) in canary_events(cfg, account, from, &faults, true) {
                         count_canary(&mut rt, kind, true);
                         slots.entry(slot).or_default().push(event);
@@ -521,6 +530,7 @@ fn canary_events(
         return Vec::new();
     }
     let no_writes = faults.iter().any(|f| matches!(f, Fault::NoWrites { .. }));
+    let no_global = cfg.faults.contains(&Fault::NoGlobal);
     let lag = faults
         .iter()
         .find_map(|f| match f {
@@ -530,7 +540,9 @@ fn canary_events(
         .unwrap_or(300);
     let mut out = Vec::new();
     for p in file.probes.iter().filter(|p| p.region == region) {
-        if p.kind == crate::canary::ProbeKind::Write && no_writes {
+        if (p.kind == crate::canary::ProbeKind::Write && no_writes)
+            || (p.kind == crate::canary::ProbeKind::Global && no_global)
+        {
             continue;
         }
         let sent = p.sent_secs();

@@ -225,6 +225,10 @@ pub async fn run(
         .as_deref()
         .map(|i| i.gaps())
         .unwrap_or_default();
+    // When listing began: a file delivered later may not have been listed (the canaries'
+    // judge), and the list requests this run makes are counted from here.
+    let began = crate::time::now_secs();
+    let lists_before = crate::source::s3::LIST_REQUESTS.load(Ordering::Relaxed);
     let listing = list::list_and_fetch(&store, source, &opts, tx, &listed, &mut failures).await;
     // Always drain the workers, even when listing failed, so no thread is left behind.
     let mut agg = Aggregate::default();
@@ -252,16 +256,19 @@ pub async fn run(
     };
     let seen = listing?;
     stats.objects_listed = listed.load(Ordering::Relaxed);
-    stats.list_requests = crate::source::s3::LIST_REQUESTS.load(Ordering::Relaxed);
+    stats.list_requests = crate::source::s3::LIST_REQUESTS.load(Ordering::Relaxed) - lists_before;
     if let Some(i) = integrity {
         // Listed by a valid digest, delivered in the range the scan listed, never seen.
         failures.extend(i.missing_logs(opts.window.deliveries()));
     }
 
-    // Expected set: given, else what the layout shows.
+    // Expected set: given, else what the layout shows (and where canaries were sent: a
+    // region without a folder is exactly what they are for).
+    let probed = opts.canary.as_deref().map(|w| &w.file);
     let accounts = opts.scope.accounts.clone().unwrap_or_else(|| {
         seen.iter()
             .map(|(a, _)| a.clone())
+            .chain(probed.map(|f| f.account_id.clone()))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
@@ -269,6 +276,11 @@ pub async fn run(
     let regions = opts.scope.regions.clone().unwrap_or_else(|| {
         seen.iter()
             .map(|(_, r)| r.clone())
+            .chain(
+                probed
+                    .into_iter()
+                    .flat_map(|f| f.probes.iter().map(|p| p.region.clone())),
+            )
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
@@ -305,17 +317,26 @@ pub async fn run(
                     && regions.iter().any(|x| x == r)
                     && opts.scope.shard.is_none_or(|s| s.owns(a, r))
             };
+            // Only what was delivered, and stored, before the listing began was surely seen.
+            let seen_until = began - crate::canary::SETTLE_S;
+            let (from, to) = opts.window.deliveries();
+            let unread: Vec<crate::coverage::Gap> = failures
+                .iter()
+                .filter(|g| g.kind.is_unknown())
+                .cloned()
+                .collect();
             let scope = crate::canary::Scope {
                 expects: &expects,
-                now: crate::time::now_secs(),
+                now: seen_until,
                 timeout_s: w.timeout_s,
-                listed: opts.window.deliveries(),
+                listed: (from, to.min(seen_until)),
+                unread: &unread,
             };
-            let keys: Vec<String> = sightings.found.iter().map(|s| s.key.clone()).collect();
+            // Each object holding a canary once (S3 HEAD for its LastModified).
+            let keys: BTreeSet<&str> = sightings.found.iter().map(|s| s.key.as_str()).collect();
             let mut times = std::collections::HashMap::new();
             for k in keys {
-                let t = store.last_modified(&k).await;
-                times.insert(k, t);
+                times.insert(k.to_owned(), store.last_modified(k).await);
             }
             let (report, found) =
                 crate::canary::judge(&w.file, &sightings, &scope, &mut |k: &str| {

@@ -505,7 +505,11 @@ fn canary_records(
                 ));
             }
         }
-        Err(e) => tracing::warn!(key = %object, error = %e, "Cannot re-read canary records."),
+        // Counted as not kept: the judge then leaves a missing probe unknown.
+        Err(e) => {
+            out.canary.dropped += at.spans.len().max(at.indices.len()) as u64;
+            tracing::warn!(key = %object, error = %e, "Cannot re-read canary records.");
+        }
     }
 }
 

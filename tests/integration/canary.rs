@@ -681,3 +681,107 @@ fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("outside the window"), "{out}");
 }
+
+#[test]
+fn an_unsent_canary_leaves_the_logs_judged() {
+    // The write probe's call failed; the region records no writes at all: still a gap.
+    let dir = tempfile::tempdir().unwrap();
+    let file = serde_json::json!({
+        "schema": "trailproof.canary/1",
+        "marker": "trailproof-canary-0011223344556677",
+        "account_id": "111122223333",
+        "partition": "aws",
+        "global_region": "us-east-1",
+        "sent_at": "2026-01-01T01:30:00Z",
+        "probes": [
+            {"kind": "read", "region": "eu-west-1", "event_source": "cloudtrail.amazonaws.com",
+             "event_name": "DescribeTrails", "sent_at": "2026-01-01T01:30:00Z",
+             "request_id": "r-eu", "outcome": "answered"},
+            {"kind": "write", "region": "eu-west-1", "event_source": "ec2.amazonaws.com",
+             "event_name": "DeleteKeyPair", "sent_at": "2026-01-01T01:30:00Z",
+             "outcome": "failed", "error": "ec2:DeleteKeyPair in eu-west-1: UnauthorizedOperation"}
+        ]
+    });
+    let path = dir.path().join("canary.json");
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let bucket = dir.path().join("bucket");
+    let (code, out) = offline(&[
+        "generate",
+        "--out",
+        bucket.to_str().unwrap(),
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--hours",
+        "3",
+        "--no-digests",
+        "--canary",
+        path.to_str().unwrap(),
+        "--fault",
+        "no-writes:eu-west-1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let evidence = dir.path().join("out");
+    let (code, out) = offline(&[
+        "scan",
+        bucket.to_str().unwrap(),
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T03:00:00Z",
+        "--digests",
+        "off",
+        "--canary",
+        path.to_str().unwrap(),
+        "--out",
+        evidence.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(evidence.join("summary.json")).unwrap()).unwrap();
+    let status = by_probe(&summary["canary"]["probes"], "status");
+    assert_eq!(
+        status[&("eu-west-1".to_owned(), "read".to_owned())],
+        "delivered"
+    );
+    assert_eq!(
+        status[&("eu-west-1".to_owned(), "write".to_owned())],
+        "not_sent"
+    );
+    let eu = summary["outcome"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .unwrap();
+    assert_eq!(eu["status"], "gap", "{eu:#}");
+    let kinds: Vec<(&str, &str)> = summary["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["region"] == "eu-west-1")
+        .map(|g| (g["category"].as_str().unwrap(), g["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("mgmt_write", "no_events"), ("canary", "not_sent")],
+        "{summary:#}"
+    );
+}
+
+#[test]
+fn the_canary_policy_in_the_docs_is_the_permissions_output() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailproof"))
+        .args(["permissions", "canary"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/canary.md"))
+        .unwrap();
+    let start = doc.find("```json\n").expect("a policy block") + "```json\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    assert_eq!(
+        &doc[start..end],
+        String::from_utf8(out.stdout).unwrap(),
+        "docs/canary.md's policy must be `trailproof permissions canary`"
+    );
+}

@@ -278,29 +278,15 @@ impl Account {
 
     /// The command [`Account::run_with`] runs, to spawn.
     pub fn command(&self, args: &[&str], env: &[(&str, &std::path::Path)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailproof"));
+        let mut cmd = command_as(
+            self.creds.access_key_id(),
+            self.creds.secret_access_key(),
+            self.creds.session_token(),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        let nowhere = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join("no-aws-config");
-        cmd.env("AWS_CONFIG_FILE", &nowhere)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
-            .env("AWS_ACCESS_KEY_ID", self.creds.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key())
-            .env(
-                "AWS_SESSION_TOKEN",
-                self.creds.session_token().unwrap_or_default(),
-            )
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .args(args);
+        cmd.args(args);
         cmd
     }
 
@@ -318,6 +304,28 @@ impl Account {
         });
         (out.status.code().expect("exit code"), report)
     }
+}
+
+/// The built binary with a clean AWS environment: these keys, us-east-1, no config files,
+/// no IMDS.
+pub fn command_as(key: &str, secret: &str, token: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailproof"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let nowhere = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("no-aws-config");
+    cmd.env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", token.unwrap_or_default())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
 }
 
 /// The reasons array of a report, as strings.
