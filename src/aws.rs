@@ -153,7 +153,12 @@ pub async fn s3_client_for_bucket(config: &SdkConfig, bucket: &str) -> aws_sdk_s
             _ => client,
         },
         Err(e) => {
-            tracing::warn!(bucket, error = %ApiFailure::from_sdk("s3:ListBucket", None, &e).summary(), "Cannot read the bucket's region; using the configured region.");
+            let failure = ApiFailure::from_sdk("s3:ListBucket", None, &e);
+            // A setup failure is the run's error, said once by the call that needs the
+            // bucket: not a warning here as well.
+            if !failure.kind.is_setup() {
+                tracing::warn!(bucket, error = %failure.summary(), "Cannot read the bucket's region; using the configured region.");
+            }
             client
         }
     }
@@ -181,6 +186,28 @@ pub enum FailureKind {
     NotImplemented,
     /// Any other service error.
     Service,
+}
+
+/// The reason codes of setup failures ([`FailureKind::is_setup`]), as summaries spell them.
+pub const SETUP_REASONS: [&str; 4] = [
+    "NO_CREDENTIALS",
+    "SSO_TOKEN_EXPIRED",
+    "INVALID_CREDENTIALS",
+    "ENDPOINT_UNREACHABLE",
+];
+
+impl FailureKind {
+    /// Failures of the caller's setup (credentials, endpoint), not of one call: the same for
+    /// every call, so the person must fix them first.
+    pub fn is_setup(self) -> bool {
+        matches!(
+            self,
+            FailureKind::NoCredentials
+                | FailureKind::SsoLoginRequired
+                | FailureKind::InvalidCredentials
+                | FailureKind::Unreachable
+        )
+    }
 }
 
 /// A failed AWS call, kept as data: which API, where, the service's error code and message.
@@ -222,7 +249,12 @@ impl ApiFailure {
     pub fn on(mut self, resource: impl Into<String>) -> Self {
         let resource = resource.into();
         if self.kind == FailureKind::AccessDenied && !self.message.contains(&resource) {
-            self.message = one_line(&format!("{} (on {resource})", self.message), MESSAGE_MAX);
+            // `not authorized on ARN (why)`: the resource before the why, so a cut keeps it.
+            let message = match self.message.strip_prefix("not authorized") {
+                Some(why) => format!("not authorized on {resource}{why}"),
+                None => format!("{} (on {resource})", self.message),
+            };
+            self.message = one_line(&message, MESSAGE_MAX);
         }
         self.resource = Some(resource);
         self
@@ -290,11 +322,7 @@ impl ApiFailure {
             (None, FailureKind::AccessDenied) => {
                 // The action and the resource are named by the failure; of the service's
                 // message only why (an explicit deny, no policy allowing it).
-                let why = aws_message.as_deref().and_then(|m| {
-                    ["with an explicit deny", "because "]
-                        .iter()
-                        .find_map(|k| m.find(k).map(|i| m[i..].trim_end_matches('.').to_owned()))
-                });
+                let why = aws_message.as_deref().and_then(denial_why);
                 match (why, status) {
                     (Some(why), _) => format!("not authorized ({why})"),
                     (None, Some(status)) if aws_message.is_none() => {
@@ -342,6 +370,8 @@ impl ApiFailure {
     pub fn summary(&self) -> String {
         match self.kind {
             FailureKind::AccessDenied => self.reason() + &self.detail()[self.api.len()..],
+            // What the person must fix comes first: `NO_CREDENTIALS: s3:ListBucket: …`.
+            k if k.is_setup() => format!("{}: {}", self.reason(), self.detail()),
             _ => self.detail(),
         }
     }
@@ -394,6 +424,20 @@ pub fn one_line(s: &str, max: usize) -> String {
     let mut cut: String = flat.chars().take(max - 1).collect();
     cut.push('…');
     cut
+}
+
+/// Why AWS denied a call, short (the finding names the action and resource itself): AWS's
+/// "… with an explicit deny in a service control policy" becomes "explicit deny in a service
+/// control policy", "… because no identity-based policy allows the X action" becomes "no
+/// identity-based policy allows it".
+fn denial_why(m: &str) -> Option<String> {
+    let m = m.trim_end_matches('.');
+    if let Some(i) = m.find("explicit deny") {
+        return Some(m[i..].to_owned());
+    }
+    let rest = &m[m.find("because no ")? + "because ".len()..];
+    let what = rest.find(" allows").map_or(rest, |j| &rest[..j]);
+    Some(format!("{what} allows it"))
 }
 
 /// `<Code>` and `<Message>` of an XML error body.
@@ -449,14 +493,27 @@ fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<(Failu
     if !credentials {
         return None;
     }
-    // The SSO providers: the token provider's errors name SSO; the legacy profile (its
-    // `sso_start_url` in the profile) reads the token cache, then calls GetRoleCredentials.
-    if is("SSO") || is("/sso/cache/") || is("UnauthorizedException") {
+    // A profile that does not exist is that, whatever its name holds (`SSO-Audit`).
+    let undefined = is("was not defined");
+    // The SSO providers: the token provider's errors name the SSO token or session; the
+    // legacy profile (its `sso_start_url` in the profile) reads the token cache, then calls
+    // GetRoleCredentials.
+    let sso = [
+        "SSO token",
+        "SSO session",
+        "sso_session",
+        "/sso/cache/",
+        "GetRoleCredentials",
+    ]
+    .iter()
+    .any(|k| is(k))
+        || is("UnauthorizedException");
+    if sso && !undefined {
         let p = profile_in_use();
         return Some((
             FailureKind::SsoLoginRequired,
             format!(
-                "the SSO session of profile {p} has expired or was never started: run aws sso login --profile {p}"
+                "run aws sso login --profile {p}: its SSO session has expired or was never started"
             ),
         ));
     }
@@ -468,7 +525,7 @@ fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<(Failu
     let found_nothing = is("the credential provider was not enabled") || is("IMDS");
     if let Some(p) = named
         .filter(|_| found_nothing)
-        .or_else(|| is("was not defined").then(profile_in_use))
+        .or_else(|| undefined.then(profile_in_use))
     {
         return Some((
             FailureKind::NoCredentials,
@@ -593,7 +650,7 @@ mod tests {
         assert_eq!(f.resource.as_deref(), Some("arn:aws:s3:::logs"));
         assert_eq!(
             f.summary(),
-            "PERMISSION_DENIED(s3:ListBucket): not authorized (on arn:aws:s3:::logs)"
+            "PERMISSION_DENIED(s3:ListBucket): not authorized on arn:aws:s3:::logs"
         );
         assert_eq!(f.clone().on("arn:aws:s3:::logs").message, f.message);
     }
@@ -626,7 +683,7 @@ mod tests {
         assert_eq!(denied.code.as_deref(), Some("AccessDenied"));
         assert_eq!(
             denied.message,
-            "not authorized (because no identity-based policy allows the cloudtrail:DescribeTrails action)"
+            "not authorized (no identity-based policy allows it)"
         );
         let rejected = unparsed(
             403,
@@ -643,6 +700,35 @@ mod tests {
             (FailureKind::AccessDenied, None, "not authorized (HTTP 403)")
         );
         assert_eq!(unparsed(404, "").kind, FailureKind::NotImplemented);
+    }
+
+    #[test]
+    fn aws_denial_texts_are_short_and_the_trail_stays_named() {
+        // AWS's own texts (longer than moto's), on a long trail ARN: the finding line stays
+        // under 200 characters with the resource in it.
+        let scp = unparsed(
+            403,
+            "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: \
+             arn:aws:sts::123456789012:assumed-role/AuditReadOnly/session-name is not \
+             authorized to perform: cloudtrail:GetEventSelectors on resource: \
+             arn:aws:cloudtrail:ap-southeast-1:123456789012:trail/organization-audit-trail \
+             with an explicit deny in a service control policy</Message></Error></Errors>\
+             </ErrorResponse>",
+        );
+        assert_eq!(
+            scp.message,
+            "not authorized (explicit deny in a service control policy)"
+        );
+        let arn = "arn:aws:cloudtrail:ap-southeast-1:123456789012:trail/organization-audit-trail";
+        let on = scp.on(arn);
+        // As the check's finding has it: the ARN names the trail and its region.
+        let line = format!("{}: {}", on.reason(), on.message);
+        assert!(
+            line.chars().count() < 200,
+            "{} chars: {line}",
+            line.chars().count()
+        );
+        assert!(line.contains(arn), "{line}");
     }
 
     #[test]

@@ -69,6 +69,20 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: trailproof::Error) -> ExitCode {
-    eprintln!("trailproof: {:#}", anyhow::Error::new(e));
+    let full = format!("{:#}", anyhow::Error::new(e));
+    // A failure of the caller's setup (no credentials, an expired SSO session, rejected keys,
+    // no endpoint) is the same whatever the run was doing: its reason line alone, the context
+    // under -v.
+    let setup = trailproof::aws::SETUP_REASONS
+        .iter()
+        .filter_map(|r| full.find(&format!("{r}: ")))
+        .min();
+    match setup {
+        Some(at) => {
+            tracing::info!(error = %full, "The run failed.");
+            eprintln!("trailproof: {}", &full[at..]);
+        }
+        None => eprintln!("trailproof: {full}"),
+    }
     ExitCode::from(2)
 }

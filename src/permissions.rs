@@ -125,13 +125,13 @@ pub struct Statement {
 
 /// The least-privilege policy for `commands`: one statement allowing exactly their actions.
 pub fn policy(commands: &[Cmd]) -> Policy {
+    // Named after its commands; the four read-only ones together are plain `Trailproof`.
+    let all = Cmd::CLI.iter().all(|c| commands.contains(c));
     let mut sid = String::from("Trailproof");
-    if !Cmd::CLI.iter().all(|c| commands.contains(c)) {
-        for c in commands {
-            let name = c.as_str();
-            sid.push_str(&name[..1].to_ascii_uppercase());
-            sid.push_str(&name[1..]);
-        }
+    for c in commands.iter().filter(|c| !all || !Cmd::CLI.contains(c)) {
+        let name = c.as_str();
+        sid.push_str(&name[..1].to_ascii_uppercase());
+        sid.push_str(&name[1..]);
     }
     Policy {
         version: "2012-10-17",

@@ -178,12 +178,26 @@ impl Finding {
             Some(a) => format!("{}({a})", code.as_str()),
             None => code.as_str().to_owned(),
         };
+        let mut message = message.into();
+        // A failed call's finding is one line under 200 characters, its reason included (the
+        // SDK's whole chain is logged under `-v`).
+        if matches!(
+            code,
+            Code::PermissionDenied
+                | Code::ApiError
+                | Code::InvalidCredentials
+                | Code::NoCredentials
+                | Code::SsoTokenExpired
+                | Code::EndpointUnreachable
+        ) {
+            message = crate::aws::one_line(&message, 199 - reason.chars().count() - 2);
+        }
         Finding {
             reason,
             code,
             arg,
             severity,
-            message: message.into(),
+            message,
             trail_arn: None,
             region: None,
         }
@@ -485,7 +499,12 @@ pub fn evaluate(facts: &Facts, opts: &CheckOptions) -> Evaluation {
             }
             _ => (Code::RegionUnreachable, None),
         };
-        let first = unreachable[0].1.detail();
+        let first = &unreachable[0].1;
+        let first = format!(
+            "{}: {}",
+            first.region.as_deref().unwrap_or("?"),
+            first.message
+        );
         eval.findings.push(Finding::new(
             code,
             arg,
@@ -811,13 +830,17 @@ fn decide_inconclusive(
                 Code::PermissionDenied,
                 Some(failure.api.to_owned()),
                 Severity::Inconclusive,
-                // The reason names the action; the line, where and on what.
-                format!(
-                    "Trail {} ({}): {}",
-                    a.name,
-                    failure.region.as_deref().unwrap_or(&a.home_region),
-                    failure.message
-                ),
+                // The reason names the action; the line, where and on what (the trail's ARN
+                // names its region, when the failure has it).
+                match &failure.resource {
+                    Some(_) => failure.message.clone(),
+                    None => format!(
+                        "Trail {} ({}): {}",
+                        a.name,
+                        failure.region.as_deref().unwrap_or(&a.home_region),
+                        failure.message
+                    ),
+                },
             )
         } else {
             Finding::new(

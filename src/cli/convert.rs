@@ -74,14 +74,21 @@ impl TryFrom<Command> for Invocation {
             }
             Command::Permissions(a) => {
                 use crate::permissions::Cmd;
-                Invocation::Permissions(match a.command {
-                    PermissionsFor::Check => vec![Cmd::Check],
-                    PermissionsFor::Verify => vec![Cmd::Verify],
-                    PermissionsFor::Scan => vec![Cmd::Scan],
-                    PermissionsFor::Validate => vec![Cmd::Validate],
-                    PermissionsFor::Canary => vec![Cmd::Canary],
-                    PermissionsFor::All => Cmd::CLI.to_vec(),
-                })
+                let mut cmds: Vec<Cmd> = a
+                    .commands
+                    .iter()
+                    .flat_map(|c| match c {
+                        PermissionsFor::Check => vec![Cmd::Check],
+                        PermissionsFor::Verify => vec![Cmd::Verify],
+                        PermissionsFor::Scan => vec![Cmd::Scan],
+                        PermissionsFor::Validate => vec![Cmd::Validate],
+                        PermissionsFor::Canary => vec![Cmd::Canary],
+                        PermissionsFor::All => Cmd::CLI.to_vec(),
+                    })
+                    .collect();
+                cmds.sort();
+                cmds.dedup();
+                Invocation::Permissions(cmds)
             }
         })
     }

@@ -67,9 +67,10 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct PermissionsArgs {
-    /// The command whose calls the policy allows.
-    #[arg(value_enum, value_name = "COMMAND", default_value = "all")]
-    pub command: PermissionsFor,
+    /// The commands whose calls the policy allows (several: `permissions verify canary` for
+    /// `verify --canary-send-and-wait`).
+    #[arg(value_enum, value_name = "COMMAND", num_args = 1.., default_value = "all")]
+    pub commands: Vec<PermissionsFor>,
 }
 
 /// The commands `trailproof permissions` prints a policy for.

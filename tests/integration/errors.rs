@@ -15,6 +15,8 @@ pub fn bare(home: &std::path::Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // The tests read stderr as a user sees it: a RUST_LOG of the caller's would change it.
+    cmd.env_remove("RUST_LOG");
     cmd.env("HOME", home);
     cmd
 }
@@ -207,4 +209,95 @@ fn an_unreachable_endpoint_is_one_line() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn a_profile_named_like_sso_that_is_not_defined_is_not_an_sso_login() {
+    let home = tempfile::tempdir().unwrap();
+    let out = bare(home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["check", "--format", "json", "--profile", "SSO-Audit"])
+        .output()
+        .unwrap();
+    let message = assert_one_line(&out, "NO_CREDENTIALS", 2);
+    assert!(
+        message.contains("profile SSO-Audit is not defined"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_log_phase_without_credentials_is_one_line_with_its_reason() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &["scan", "s3://some-trail-bucket", "--since", "2h"][..],
+        &["validate", "s3://some-trail-bucket", "--since", "2h"][..],
+    ] {
+        let out_dir = home.path().join(format!("out-{}", args[0]));
+        let out = bare(home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(args)
+            .args(["--max-attempts", "1", "--region", "us-east-1"])
+            .args(["--out", out_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", args[0]);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let error = lines
+            .iter()
+            .find(|l| l.contains("NO_CREDENTIALS"))
+            .unwrap_or_else(|| panic!("{}: no NO_CREDENTIALS line:\n{stderr}", args[0]));
+        assert!(
+            error.chars().count() < 200,
+            "{} chars: {error}",
+            error.len()
+        );
+        // That line alone, beside the note that the evidence directory was left as it was:
+        // no warnings (IMDS, the bucket's region).
+        let others: Vec<&&str> = lines
+            .iter()
+            .filter(|l| !l.contains("NO_CREDENTIALS") && !l.contains("was left as it was"))
+            .collect();
+        assert!(others.is_empty(), "{}: {stderr}", args[0]);
+        assert!(!stderr.contains("DispatchFailure"), "{stderr}");
+    }
+}
+
+#[test]
+fn an_endpoint_that_does_not_resolve_or_never_answers_is_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    // A listener that accepts and never answers: the operation times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for s in silent.incoming().take(8).flatten() {
+            open.push(s);
+        }
+        open
+    });
+    for (endpoint, cause) in [
+        // `.invalid` never resolves (RFC 6761).
+        ("http://trailproof-test.invalid", "dns"),
+        (silent_url.as_str(), "timed out"),
+    ] {
+        let out = bare(home.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1")
+            .args(["check", "--format", "json", "--endpoint-url", endpoint])
+            .args(["--max-attempts", "1", "--connect-timeout", "2s"])
+            .args(["--operation-timeout", "3s"])
+            .output()
+            .unwrap();
+        let message = assert_one_line(&out, "ENDPOINT_UNREACHABLE", 2);
+        assert!(message.contains("--endpoint-url"), "{message}");
+        if cause == "timed out" {
+            assert!(message.contains("timed out"), "{endpoint}: {message}");
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{endpoint}: {stderr}");
+    }
+    drop(held);
 }

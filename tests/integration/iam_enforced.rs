@@ -124,24 +124,60 @@ fn server() -> &'static Server {
     SERVER.get_or_init(start)
 }
 
+/// Whether `GET /moto-api/` on the port answers as moto does.
+fn moto_answers(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    s.write_all(request.as_bytes()).is_ok()
+        && s.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
+/// A moto server of this test process's own, on a free port: another process taking the port
+/// between its pick and moto's bind makes this moto exit, and another port is tried.
+fn launch(py: &str, dir: &std::path::Path) -> (Child, String) {
+    for attempt in 0..5 {
+        let port = closed_port();
+        let log_path = dir.join(format!("moto-{attempt}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut moto = Command::new(py)
+            .args(["-c", LAUNCH, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start moto");
+        for _ in 0..300 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if moto.try_wait().unwrap().is_some() {
+                break;
+            }
+            if moto_answers(port) {
+                // Ours: had the bind failed, our process would have exited.
+                if moto.try_wait().unwrap().is_none() {
+                    return (moto, format!("http://127.0.0.1:{port}"));
+                }
+                break;
+            }
+        }
+        moto.kill().ok();
+        moto.wait().ok();
+        eprintln!(
+            "moto on port {port} did not start:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+    }
+    panic!("moto did not start (5 attempts)");
+}
+
 fn start() -> Server {
     let py = python();
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let log = std::fs::File::create(dir.path().join("moto.log")).unwrap();
-    let moto = Command::new(&py)
-        .args(["-c", LAUNCH, &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start moto");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let up = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "moto did not start on {endpoint}");
+    let (moto, endpoint) = launch(&py, dir.path());
 
     let policy: serde_json::Value = serde_json::from_str(&readme_policy()).unwrap();
     let actions: Vec<String> = policy["Statement"][0]["Action"]
@@ -457,9 +493,18 @@ fn without_list_bucket_the_log_phase_is_an_error_naming_the_bucket() {
         ("scan", &[]),
         ("validate", &["--public-keys", &keys]),
     ] {
-        let (out, _dir) = log_phase(&user, command, extra);
+        let (out, dir) = log_phase(&user, command, extra);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        // No evidence: nothing was read, so no directory claims anything.
+        assert!(
+            !dir.path().join("evidence").exists(),
+            "{command}: evidence written"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("PASS"),
+            "{command}"
+        );
         let line = err
             .lines()
             .find(|l| {
@@ -491,6 +536,12 @@ fn without_get_object_every_cell_is_unknown_never_a_gap() {
     assert!(
         r["findings_by_kind"]["object_unreadable"].as_u64().unwrap() > 0,
         "{r:#}"
+    );
+    assert!(
+        stderr(&out).contains("PERMISSION_DENIED(s3:GetObject)")
+            || r.to_string().contains("PERMISSION_DENIED(s3:GetObject)"),
+        "the denied action is named: {}\n{r:#}",
+        stderr(&out)
     );
     assert_eq!(out.status.code(), Some(1));
 }

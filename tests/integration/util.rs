@@ -315,6 +315,8 @@ pub fn command_as(key: &str, secret: &str, token: Option<&str>) -> Command {
             cmd.env_remove(k);
         }
     }
+    // The tests read stderr as a user sees it: a RUST_LOG of the caller's would change it.
+    cmd.env_remove("RUST_LOG");
     let nowhere = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("no-aws-config");
