@@ -30,6 +30,22 @@ fn file() -> CanaryFile {
 
 const SENT: i64 = 1_767_261_600; // 2026-01-01T10:00:00Z
 
+/// A judge's scope with the 30-minute timeout.
+fn scope<'a>(
+    expects: &'a dyn Fn(&str, &str) -> bool,
+    now: i64,
+    listed: (i64, i64),
+    unread: &'a [Gap],
+) -> Scope<'a> {
+    Scope {
+        expects,
+        now,
+        timeout_s: 1_800,
+        listed,
+        unread,
+    }
+}
+
 fn seen(id: &str, folder: &str, delivered_after: i64) -> Sighting {
     Sighting {
         key: format!("AWSLogs/111122223333/CloudTrail/{folder}/{id}.json.gz"),
@@ -126,13 +142,7 @@ fn a_failed_call_is_not_sent_unless_its_event_is_seen() {
         dropped: 0,
     };
     let all = |_: &str, _: &str| true;
-    let scope = Scope {
-        expects: &all,
-        now: SENT + 7_200,
-        timeout_s: 1_800,
-        listed: (SENT - 3_600, SENT + 7_200),
-        unread: &[],
-    };
+    let scope = scope(&all, SENT + 7_200, (SENT - 3_600, SENT + 7_200), &[]);
     let (report, gaps) = judge(&f, &s, &scope, &mut |_| Some(SENT + 320));
     assert_eq!(
         statuses(&report),
@@ -157,13 +167,7 @@ fn a_failed_call_is_not_sent_unless_its_event_is_seen() {
 fn probes_of_cells_the_run_does_not_judge_are_out_of_scope() {
     let s = Sightings::default();
     let only_eu = |_: &str, r: &str| r == "eu-west-1";
-    let scope = Scope {
-        expects: &only_eu,
-        now: SENT + 7_200,
-        timeout_s: 1_800,
-        listed: (SENT - 3_600, SENT + 7_200),
-        unread: &[],
-    };
+    let scope = scope(&only_eu, SENT + 7_200, (SENT - 3_600, SENT + 7_200), &[]);
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("out_of_scope"), Some(&3));
     assert_eq!(gaps.len(), 2);
@@ -185,13 +189,7 @@ fn without_a_request_id_the_event_itself_is_matched() {
         dropped: 0,
     };
     let all = |_: &str, _: &str| true;
-    let scope = Scope {
-        expects: &all,
-        now: SENT + 7_200,
-        timeout_s: 1_800,
-        listed: (SENT - 3_600, SENT + 7_200),
-        unread: &[],
-    };
+    let scope = scope(&all, SENT + 7_200, (SENT - 3_600, SENT + 7_200), &[]);
     let (report, _) = judge(&f, &s, &scope, &mut |_| None);
     assert_eq!(report.probes[0].status, ProbeStatus::Delivered);
 }
@@ -224,13 +222,7 @@ fn a_probe_outside_the_deliveries_read_is_never_a_gap() {
     let s = Sightings::default();
     let all = |_: &str, _: &str| true;
     // Deliveries read up to 10 minutes after sending: the timeout (30m) ends after them.
-    let scope = Scope {
-        expects: &all,
-        now: SENT + 7_200,
-        timeout_s: 1_800,
-        listed: (SENT - 3_600, SENT + 600),
-        unread: &[],
-    };
+    let scope = scope(&all, SENT + 7_200, (SENT - 3_600, SENT + 600), &[]);
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("pending"), Some(&5));
     assert!(gaps.iter().all(|g| g.kind.is_unknown()));
@@ -255,13 +247,7 @@ fn shards_reports_merge_into_the_report_of_one_run() {
             found: found.clone(),
             dropped: 0,
         };
-        let scope = Scope {
-            expects: owns,
-            now: SENT + 7_200,
-            timeout_s: 1_800,
-            listed: (SENT - 3_600, SENT + 7_200),
-            unread: &[],
-        };
+        let scope = scope(owns, SENT + 7_200, (SENT - 3_600, SENT + 7_200), &[]);
         judge(&file(), &s, &scope, &mut |_| None).0
     };
     let whole = run(&|_, _| true);
@@ -289,13 +275,12 @@ fn a_probe_that_may_lie_in_an_unreadable_file_is_unknown_not_missing() {
         (SENT - 3_000, SENT + 600),
         "AWSLogs/…: truncated gzip",
     )];
-    let scope = Scope {
-        expects: &all,
-        now: SENT + 7_200,
-        timeout_s: 1_800,
-        listed: (SENT - 3_600, SENT + 7_200),
-        unread: &unreadable,
-    };
+    let scope = scope(
+        &all,
+        SENT + 7_200,
+        (SENT - 3_600, SENT + 7_200),
+        &unreadable,
+    );
     let (report, gaps) = judge(&file(), &s, &scope, &mut |_| None);
     assert_eq!(report.counts().get("pending"), Some(&5));
     assert!(gaps.iter().all(|g| g.kind == GapKind::CanaryPending));

@@ -296,16 +296,16 @@ fn generate(a: &Account, bucket: &str, start: i64, hours: i64, extra: &[&str]) {
     );
 }
 
-fn verify(a: &Account, out: &Path, since: i64, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let since = rfc3339(since);
-    let mut args = vec![
+/// `verify` of the four regions from `since` into `out`, digests off, JSON out.
+fn verify_args(out: &Path, since: i64, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
         "verify",
         "--endpoint-url",
         endpoint(),
         "--regions",
         R4,
         "--since",
-        &since,
+        &rfc3339(since),
         "--digests",
         "off",
         "--out",
@@ -313,8 +313,17 @@ fn verify(a: &Account, out: &Path, since: i64, extra: &[&str]) -> (i32, serde_js
         "--format",
         "json",
         "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn verify(a: &Account, out: &Path, since: i64, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let args = verify_args(out, since, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let res = a.run(&args);
     let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
     let summary =
@@ -323,8 +332,10 @@ fn verify(a: &Account, out: &Path, since: i64, extra: &[&str]) -> (i32, serde_js
     (res.status.code().unwrap(), summary, stderr)
 }
 
-#[tokio::test]
-async fn verify_finds_exactly_the_canaries_that_were_lost_late_or_not_recorded() {
+/// An account with a compliant trail and canaries sent to its four regions, as if two hours
+/// ago (every timeout has passed): (account, the trail's bucket, a directory holding
+/// canary.json, when they were sent).
+async fn sent_two_hours_ago() -> (Account, String, tempfile::TempDir, i64) {
     let a = Account::new().await;
     a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
     let bucket = format!("tp-{}-main-trail", a.id);
@@ -332,9 +343,15 @@ async fn verify_finds_exactly_the_canaries_that_were_lost_late_or_not_recorded()
     let path = dir.path().join("canary.json");
     let (code, _, stderr) = send(&a, endpoint(), R4, &path, &[]);
     assert_eq!(code, 0, "{stderr}");
-    // As if sent two hours ago: every timeout has passed.
     shift(&path, -2 * HOUR);
     let sent = now() - 2 * HOUR;
+    (a, bucket, dir, sent)
+}
+
+#[tokio::test]
+async fn verify_finds_exactly_the_canaries_that_were_lost_late_or_not_recorded() {
+    let (a, bucket, dir, sent) = sent_two_hours_ago().await;
+    let path = dir.path().join("canary.json");
     let start = sent - sent.rem_euclid(HOUR) - 2 * HOUR;
     let canary = path.to_str().unwrap();
     generate(
@@ -433,15 +450,8 @@ async fn verify_finds_exactly_the_canaries_that_were_lost_late_or_not_recorded()
 
 #[tokio::test]
 async fn a_delivered_canary_proves_a_region_without_organic_traffic() {
-    let a = Account::new().await;
-    a.trail(TrailSpec::mr("main-trail", all_mgmt())).await;
-    let bucket = format!("tp-{}-main-trail", a.id);
-    let dir = tempfile::tempdir().unwrap();
+    let (a, bucket, dir, sent) = sent_two_hours_ago().await;
     let path = dir.path().join("canary.json");
-    let (code, _, stderr) = send(&a, endpoint(), R4, &path, &[]);
-    assert_eq!(code, 0, "{stderr}");
-    shift(&path, -2 * HOUR);
-    let sent = now() - 2 * HOUR;
     let start = sent - sent.rem_euclid(HOUR) - HOUR;
     // No organic events at all: only the canaries.
     generate(
@@ -496,31 +506,20 @@ async fn send_and_wait_verifies_once_the_canaries_are_delivered() {
     generate(&a, &bucket, start, 2, &["--events-per-hour", "20"]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let since = rfc3339(start);
+    let args = verify_args(
+        &out,
+        start,
+        &[
+            "--canary-send-and-wait",
+            "--canary-poll",
+            "1s",
+            "--canary-timeout",
+            "15m",
+        ],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let child = a
-        .command(
-            &[
-                "verify",
-                "--endpoint-url",
-                endpoint(),
-                "--regions",
-                R4,
-                "--since",
-                &since,
-                "--digests",
-                "off",
-                "--out",
-                out.to_str().unwrap(),
-                "--format",
-                "json",
-                "--canary-send-and-wait",
-                "--canary-poll",
-                "1s",
-                "--canary-timeout",
-                "15m",
-            ],
-            &[],
-        )
+        .command(&args, &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -579,15 +578,11 @@ async fn send_and_wait_verifies_once_the_canaries_are_delivered() {
     assert!(manifest.contains("\"canary.json\""), "{manifest}");
 }
 
-#[test]
-fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
-    // A canary file as `canary send` writes it, sent 2026-01-01T01:30:00Z.
+/// A canary file as `canary send` writes it (account 111122223333, sent
+/// 2026-01-01T01:30:00Z), a local bucket generated for it with `fault`, and `scan --canary`
+/// of it over the first three hours of 2026: (exit code, summary.json, stderr).
+fn local(probes: Vec<serde_json::Value>, fault: &str) -> (i32, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
-    let probe = |kind: &str, region: &str, source: &str, name: &str, id: &str| {
-        serde_json::json!({"kind": kind, "region": region, "event_source": source,
-            "event_name": name, "sent_at": "2026-01-01T01:30:00Z", "request_id": id,
-            "outcome": "answered"})
-    };
     let file = serde_json::json!({
         "schema": "trailproof.canary/1",
         "marker": "trailproof-canary-00112233aabbccdd",
@@ -595,13 +590,7 @@ fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
         "partition": "aws",
         "global_region": "us-east-1",
         "sent_at": "2026-01-01T01:30:00Z",
-        "probes": [
-            probe("read", "eu-west-1", "cloudtrail.amazonaws.com", "DescribeTrails", "r-eu"),
-            probe("write", "eu-west-1", "ec2.amazonaws.com", "DeleteKeyPair", "w-eu"),
-            probe("read", "us-east-1", "cloudtrail.amazonaws.com", "DescribeTrails", "r-us"),
-            probe("write", "us-east-1", "ec2.amazonaws.com", "DeleteKeyPair", "w-us"),
-            probe("global", "us-east-1", "iam.amazonaws.com", "ListAccountAliases", "g-us"),
-        ]
+        "probes": probes,
     });
     let path = dir.path().join("canary.json");
     std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
@@ -618,7 +607,7 @@ fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
         "--canary",
         path.to_str().unwrap(),
         "--fault",
-        "canary-misplaced:eu-west-1",
+        fault,
     ]);
     assert_eq!(code, 0, "{out}");
     let evidence = dir.path().join("out");
@@ -636,9 +625,61 @@ fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
         "--out",
         evidence.to_str().unwrap(),
     ]);
+    let summary =
+        serde_json::from_slice(&std::fs::read(evidence.join("summary.json")).unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null);
+    if code == 1 {
+        // A canary sent outside an explicit window is refused: this run could not find it.
+        let (refused, out) = offline(&[
+            "scan",
+            bucket.to_str().unwrap(),
+            "--since",
+            "2026-01-01T02:00:00Z",
+            "--until",
+            "2026-01-01T03:00:00Z",
+            "--canary",
+            path.to_str().unwrap(),
+            "--out",
+            dir.path().join("refused").to_str().unwrap(),
+        ]);
+        assert_eq!(refused, 2, "{out}");
+        assert!(out.contains("outside the window"), "{out}");
+    }
+    (code, summary, out)
+}
+
+/// One probe of a canary file sent 2026-01-01T01:30:00Z.
+fn probe(kind: &str, region: &str, id: Option<&str>) -> serde_json::Value {
+    let (source, name) = match kind {
+        "read" => ("cloudtrail.amazonaws.com", "DescribeTrails"),
+        "write" => ("ec2.amazonaws.com", "DeleteKeyPair"),
+        _ => ("iam.amazonaws.com", "ListAccountAliases"),
+    };
+    let mut p = serde_json::json!({"kind": kind, "region": region, "event_source": source,
+        "event_name": name, "sent_at": "2026-01-01T01:30:00Z", "outcome": "answered"});
+    match id {
+        Some(id) => p["request_id"] = id.into(),
+        None => {
+            p["outcome"] = "failed".into();
+            p["error"] = format!("{name} in {region}: UnauthorizedOperation").into();
+        }
+    }
+    p
+}
+
+#[test]
+fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
+    let (code, summary, out) = local(
+        vec![
+            probe("read", "eu-west-1", Some("r-eu")),
+            probe("write", "eu-west-1", Some("w-eu")),
+            probe("read", "us-east-1", Some("r-us")),
+            probe("write", "us-east-1", Some("w-us")),
+            probe("global", "us-east-1", Some("g-us")),
+        ],
+        "canary-misplaced:eu-west-1",
+    );
     assert_eq!(code, 1, "{out}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(evidence.join("summary.json")).unwrap()).unwrap();
     let status = by_probe(&summary["canary"]["probes"], "status");
     let found = by_probe(&summary["canary"]["probes"], "found_in_region");
     let eu_read = ("eu-west-1".to_owned(), "read".to_owned());
@@ -665,79 +706,19 @@ fn a_canary_in_another_regions_log_files_is_a_region_mismatch() {
             ("eu-west-1", "region_mismatch")
         ]
     );
-    // A canary sent outside an explicit window is refused: this run could not find it.
-    let (code, out) = offline(&[
-        "scan",
-        bucket.to_str().unwrap(),
-        "--since",
-        "2026-01-01T02:00:00Z",
-        "--until",
-        "2026-01-01T03:00:00Z",
-        "--canary",
-        path.to_str().unwrap(),
-        "--out",
-        dir.path().join("refused").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("outside the window"), "{out}");
 }
 
 #[test]
 fn an_unsent_canary_leaves_the_logs_judged() {
     // The write probe's call failed; the region records no writes at all: still a gap.
-    let dir = tempfile::tempdir().unwrap();
-    let file = serde_json::json!({
-        "schema": "trailproof.canary/1",
-        "marker": "trailproof-canary-0011223344556677",
-        "account_id": "111122223333",
-        "partition": "aws",
-        "global_region": "us-east-1",
-        "sent_at": "2026-01-01T01:30:00Z",
-        "probes": [
-            {"kind": "read", "region": "eu-west-1", "event_source": "cloudtrail.amazonaws.com",
-             "event_name": "DescribeTrails", "sent_at": "2026-01-01T01:30:00Z",
-             "request_id": "r-eu", "outcome": "answered"},
-            {"kind": "write", "region": "eu-west-1", "event_source": "ec2.amazonaws.com",
-             "event_name": "DeleteKeyPair", "sent_at": "2026-01-01T01:30:00Z",
-             "outcome": "failed", "error": "ec2:DeleteKeyPair in eu-west-1: UnauthorizedOperation"}
-        ]
-    });
-    let path = dir.path().join("canary.json");
-    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
-    let bucket = dir.path().join("bucket");
-    let (code, out) = offline(&[
-        "generate",
-        "--out",
-        bucket.to_str().unwrap(),
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--hours",
-        "3",
-        "--no-digests",
-        "--canary",
-        path.to_str().unwrap(),
-        "--fault",
+    let (code, summary, out) = local(
+        vec![
+            probe("read", "eu-west-1", Some("r-eu")),
+            probe("write", "eu-west-1", None),
+        ],
         "no-writes:eu-west-1",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    let evidence = dir.path().join("out");
-    let (code, out) = offline(&[
-        "scan",
-        bucket.to_str().unwrap(),
-        "--since",
-        "2026-01-01T00:00:00Z",
-        "--until",
-        "2026-01-01T03:00:00Z",
-        "--digests",
-        "off",
-        "--canary",
-        path.to_str().unwrap(),
-        "--out",
-        evidence.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(code, 1, "{out}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(evidence.join("summary.json")).unwrap()).unwrap();
     let status = by_probe(&summary["canary"]["probes"], "status");
     assert_eq!(
         status[&("eu-west-1".to_owned(), "read".to_owned())],
