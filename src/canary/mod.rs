@@ -448,6 +448,9 @@ pub struct ProbeResult {
     /// Seconds from sending to delivery: the delivery stamp CloudTrail put in the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_s: Option<i64>,
+    /// Seconds from the event's eventTime to the key's stamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_to_key_s: Option<i64>,
     /// Seconds from the key's stamp to the object's LastModified (S3 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_after_s: Option<i64>,
@@ -546,6 +549,7 @@ pub fn judge(
             key_time: None,
             last_modified: None,
             delivery_s: None,
+            event_to_key_s: None,
             stored_after_s: None,
         };
         if !(scope.expects)(&file.account_id, &p.region) || sent < scope.listed.0 {
@@ -601,6 +605,7 @@ pub fn judge(
             r.found_in_region = Some(s.key_region.clone());
             r.event_time = s.event_time;
             r.key_time = Some(s.delivered_at);
+            r.event_to_key_s = s.event_time.map(|t| s.delivered_at - t);
         }
         r.status = status;
         if let Some(kind) = status.gap_kind() {

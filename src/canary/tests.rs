@@ -153,6 +153,7 @@ fn a_failed_call_is_not_sent_unless_its_event_is_seen() {
     );
     assert_eq!(report.probes[0].last_modified, Some(SENT + 320));
     assert_eq!(report.probes[0].delivery_s, Some(300));
+    assert_eq!(report.probes[0].event_to_key_s, Some(299));
     assert_eq!(report.probes[0].stored_after_s, Some(20));
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].kind, GapKind::CanaryNotSent);
