@@ -255,7 +255,7 @@ async fn send_and_wait(
     // Past every timeout, and long enough after it that a listing then has seen what was
     // delivered before it: the verification that follows judges every probe.
     let deadline = last + wait.timeout_s + crate::canary::SETTLE_S + 1;
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if pipeline.progress && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
     } else {
         indicatif::ProgressBar::hidden()
