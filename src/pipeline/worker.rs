@@ -382,19 +382,19 @@ fn process(
     let agg = &mut out.agg;
     // Rows of `events.parquet` before this file: a parse that fails midway keeps none of its own.
     let mark = events.as_ref().map(|eb| eb.len);
-    // Records that change the trail, read whole after the parse: by their bytes when the
-    // extractor gave them, else by index (one more pass, only for files that hold one).
-    let mut changes = Changes::default();
-    // Canary records (`--canary`), read whole the same way.
-    let mut canaries = Changes::default();
+    // Records read whole after the parse (trail changes; with `--canary`, the canaries): by
+    // their bytes when the extractor gave them, else by index (one more pass, only for files
+    // that hold one).
+    let mut rare = Rare::default();
     let watch = shared.opts.canary.as_deref();
     let mut index = 0usize;
     let mut note = |r: &crate::decode::Record<'_>| {
-        if is_trail_change(r.event_source.as_deref(), r.event_name.as_deref()) {
-            changes.at(r.span, index);
-        }
-        if watch.is_some_and(|w| w.matcher.carries(r.user_agent.as_deref())) {
-            canaries.at(r.span, index);
+        let wanted = Wanted {
+            change: is_trail_change(r.event_source.as_deref(), r.event_name.as_deref()),
+            canary: watch.is_some_and(|w| w.matcher.carries(r.user_agent.as_deref())),
+        };
+        if wanted.change || wanted.canary {
+            rare.at(r.span, index, wanted);
         }
         index += 1;
     };
@@ -419,18 +419,8 @@ fn process(
     };
     match parsed {
         Ok(n) => {
-            if !changes.is_empty() {
-                trail_changes(
-                    shared,
-                    decoder.decompressed(),
-                    &changes,
-                    &key,
-                    &job.key,
-                    out,
-                );
-            }
-            if !canaries.is_empty() {
-                canary_records(decoder.decompressed(), &canaries, &key, &job.key, out);
+            if !rare.is_empty() {
+                read_rare(shared, decoder.decompressed(), &rare, &key, &job.key, out);
             }
             counter.finish(&ctx, &mut out.agg);
             out.stats.log_files_read += 1;
@@ -446,29 +436,41 @@ fn process(
     row
 }
 
-/// The trail-change records of one file.
+/// What a record is read whole for.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    /// It changes the trail (`trail_changes.parquet`).
+    change: bool,
+    /// It carries the canary marker (`--canary`).
+    canary: bool,
+}
+
+/// The records of one file to read whole after the parse.
 #[derive(Default)]
-struct Changes {
+struct Rare {
     /// Byte spans in the document (from the extractor).
     spans: Vec<(usize, usize)>,
     /// Indices into `Records` (from the full parsers).
     indices: Vec<usize>,
+    /// What each is read for, in the order noted.
+    wanted: Vec<Wanted>,
 }
 
-impl Changes {
+impl Rare {
     /// Notes the record at `span` (from the extractor), else at `index`.
-    fn at(&mut self, span: Option<(usize, usize)>, index: usize) {
+    fn at(&mut self, span: Option<(usize, usize)>, index: usize, wanted: Wanted) {
         match span {
             Some(span) => self.spans.push(span),
             None => self.indices.push(index),
         }
+        self.wanted.push(wanted);
     }
 
     fn is_empty(&self) -> bool {
-        self.spans.is_empty() && self.indices.is_empty()
+        self.wanted.is_empty()
     }
 
-    /// The noted records, read whole.
+    /// The noted records, read whole, in the order noted.
     fn read(&self, doc: &[u8]) -> Result<Vec<serde_json::Value>, String> {
         if self.indices.is_empty() {
             self.spans
@@ -485,61 +487,46 @@ impl Changes {
     }
 }
 
-/// The canary records of a parsed file, read whole.
-fn canary_records(
-    doc: &[u8],
-    at: &Changes,
-    key: &crate::source::layout::CloudTrailKey<'_>,
-    object: &str,
-    out: &mut WorkerOut,
-) {
-    match at.read(doc) {
-        Ok(records) => {
-            for v in &records {
-                out.canary.push(crate::canary::Sighting::of_record(
-                    v,
-                    object,
-                    key.account,
-                    key.region,
-                    key.delivered_at,
-                ));
-            }
-        }
-        // Counted as not kept: the judge then leaves a missing probe unknown.
-        Err(e) => {
-            out.canary.dropped += at.spans.len().max(at.indices.len()) as u64;
-            tracing::warn!(key = %object, error = %e, "Cannot re-read canary records.");
-        }
-    }
-}
-
-/// The trail changes of a parsed file, read whole, kept when dated in the window.
-fn trail_changes(
+/// The rare records of a parsed file, read once: trail changes dated in the window are kept;
+/// canaries become sightings.
+fn read_rare(
     shared: &Shared,
     doc: &[u8],
-    at: &Changes,
+    rare: &Rare,
     key: &crate::source::layout::CloudTrailKey<'_>,
     object: &str,
     out: &mut WorkerOut,
 ) {
-    match at.read(doc) {
-        Ok(records) => {
-            for v in &records {
-                if let Some(c) = TrailChange::of_record(
-                    v,
-                    key.account,
-                    key.region,
-                    object,
-                    shared.bucket.as_deref(),
-                )
-                .filter(|c| {
-                    c.event_time >= shared.count_window.0 && c.event_time < shared.count_window.1
-                }) {
-                    out.trail_changes.push(c);
-                }
-            }
+    let records = match rare.read(doc) {
+        Ok(records) => records,
+        // The file parsed once already; a second parse cannot fail on the same bytes. If it
+        // does, canaries it held are counted as not kept: the judge then leaves a missing
+        // probe unknown.
+        Err(e) => {
+            out.canary.dropped += rare.wanted.iter().filter(|w| w.canary).count() as u64;
+            tracing::warn!(key = %object, error = %e, "Cannot re-read records whole.");
+            return;
         }
-        // The file parsed once already; a second parse cannot fail on the same bytes.
-        Err(e) => tracing::warn!(key = %object, error = %e, "Cannot re-read trail changes."),
+    };
+    for (v, wanted) in records.iter().zip(&rare.wanted) {
+        if wanted.change
+            && let Some(c) =
+                TrailChange::of_record(v, key.account, key.region, object, shared.bucket.as_deref())
+                    .filter(|c| {
+                        c.event_time >= shared.count_window.0
+                            && c.event_time < shared.count_window.1
+                    })
+        {
+            out.trail_changes.push(c);
+        }
+        if wanted.canary {
+            out.canary.push(crate::canary::Sighting::of_record(
+                v,
+                object,
+                key.account,
+                key.region,
+                key.delivered_at,
+            ));
+        }
     }
 }
