@@ -6,6 +6,7 @@
 //! [`decode`] → [`source`] → [`check`], [`regions`], [`shard`], [`permissions`], [`aws`], [`time`], [`error`];
 //! [`generate`] is the development tool beside them.
 
+pub mod atomic;
 pub mod aws;
 pub mod canary;
 pub mod check;

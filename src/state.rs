@@ -14,7 +14,6 @@
 //! concurrent runs exactly one advances it and the other fails with exit code 2.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -645,24 +644,7 @@ fn changed(at: &Location) -> Error {
 
 /// Writes `body` beside `path`, syncs it and renames it into place.
 fn write_file(path: &Path, body: &[u8], at: &Location) -> Result<()> {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        std::fs::remove_file(&tmp).ok();
-        io_error(at, "cannot write it", e)
-    })
+    crate::atomic::write(path, body).map_err(|e| io_error(at, "cannot write it", e))
 }
 
 #[cfg(test)]

@@ -167,19 +167,7 @@ impl CanaryFile {
     pub fn write(&self, path: &std::path::Path) -> Result<()> {
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::with_source(ErrorKind::Output, "cannot encode canary.json", e))?;
-        let mut name = std::ffi::OsString::from(".");
-        name.push(path.file_name().unwrap_or_default());
-        name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = path.with_file_name(name);
-        let written = (|| {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        written.map_err(|e| {
-            std::fs::remove_file(&tmp).ok();
+        crate::atomic::write(path, &text).map_err(|e| {
             Error::with_source(ErrorKind::Io, format!("cannot write {}", path.display()), e)
         })
     }
