@@ -303,33 +303,23 @@ pub fn generate(
                 count_canary(&mut rt, kind, false);
                 slots.entry(slot).or_default().push(event);
             }
-            // Canaries of another region delivered here (`canary-misplaced`).
-            for (from, f) in cfg.regions.iter().flat_map(|r| {
-                cfg.faults
+            // Canaries of another region delivered here (`canary-misplaced`: into the first
+            // other region of the list), the source region's other faults still applying.
+            for f in &cfg.faults {
+                let Fault::CanaryMisplaced { region: from } = f else {
+                    continue;
+                };
+                if cfg.regions.iter().find(|r| *r != from) != Some(region) {
+                    continue;
+                }
+                let faults: Vec<&Fault> = cfg
+                    .faults
                     .iter()
-                    .filter(move |f| matches!(f, Fault::CanaryMisplaced { region: x } if x == r))
-                    .map(move |f| (r, f))
-            }) {
-                let misplaced_here = cfg
-                    .regions
-                    .iter()
-                    .find(|r| *r != from)
-                    .is_some_and(|r| r == region);
-                if misplaced_here {
-                    // The source region's faults (and `no-global`) still apply.
-                    let faults: Vec<&Fault> = cfg
-                        .faults
-                        .iter()
-                        .filter(|x| {
-                            *x == f
-                                || fault_region(x) == Some(from.as_str())
-                                || **x == Fault::NoGlobal
-                        })
-                        .collect();
-                    for (slot, event, kind) in canary_events(cfg, account, from, &faults, true) {
-                        count_canary(&mut rt, kind, true);
-                        slots.entry(slot).or_default().push(event);
-                    }
+                    .filter(|x| fault_region(x) == Some(from.as_str()))
+                    .collect();
+                for (slot, event, kind) in canary_events(cfg, account, from, &faults, true) {
+                    count_canary(&mut rt, kind, true);
+                    slots.entry(slot).or_default().push(event);
                 }
             }
             // One pass per hour, plus a last one (h == hours) that generates nothing and
