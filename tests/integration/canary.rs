@@ -326,9 +326,7 @@ fn verify(a: &Account, out: &Path, since: i64, extra: &[&str]) -> (i32, serde_js
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let res = a.run(&args);
     let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
-    let summary =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
-            .unwrap_or(serde_json::Value::Null);
+    let summary = summary_of(out);
     (res.status.code().unwrap(), summary, stderr)
 }
 
@@ -625,9 +623,7 @@ fn local(probes: Vec<serde_json::Value>, fault: &str) -> (i32, serde_json::Value
         "--out",
         evidence.to_str().unwrap(),
     ]);
-    let summary =
-        serde_json::from_slice(&std::fs::read(evidence.join("summary.json")).unwrap_or_default())
-            .unwrap_or(serde_json::Value::Null);
+    let summary = summary_of(&evidence);
     if code == 1 {
         // A canary sent outside an explicit window is refused: this run could not find it.
         let (refused, out) = offline(&[

@@ -119,9 +119,7 @@ fn scan(a: &Account, bucket: &str, endpoint: &str, out: &Path) -> (i32, serde_js
         "20s",
     ]);
     let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
-    let summary =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
-            .unwrap_or(serde_json::Value::Null);
+    let summary = summary_of(out);
     (res.status.code().expect("exit code"), summary, stderr)
 }
 

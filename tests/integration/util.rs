@@ -372,3 +372,9 @@ pub fn offline(args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// An evidence directory's summary.json, or null when the run left none.
+pub fn summary_of(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap_or_default())
+        .unwrap_or(serde_json::Value::Null)
+}

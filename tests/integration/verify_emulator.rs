@@ -58,9 +58,7 @@ fn verify(a: &Account, out: &std::path::Path, extra: &[&str]) -> (i32, serde_jso
     args.extend_from_slice(extra);
     let res = a.run(&args);
     let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
-    let summary =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
-            .unwrap_or(serde_json::Value::Null);
+    let summary = summary_of(out);
     (res.status.code().unwrap(), summary, stderr)
 }
 
